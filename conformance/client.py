@@ -1,0 +1,78 @@
+"""The run's one pooled HTTP client: base URL with prefix, timeouts, 429 handling, request counts."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import httpx
+
+MAX_RETRY_AFTER_S = 120.0  # Langflow 1.12+ rate-limits /login with Retry-After: 60
+MAX_429_RETRIES = 3
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    server_seconds: float = 0.0
+    ok_responses: int = 0  # 2xx: the vacuous-run guard needs to know whether anything succeeded
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class CountingRetryTransport(httpx.BaseTransport):
+    """Counts requests and server time, and waits out 429 + Retry-After instead of failing."""
+
+    def __init__(self, inner: httpx.BaseTransport, stats: Stats) -> None:
+        self.inner, self.stats = inner, stats
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # so the body can be sent again after a 429
+        for attempt in range(MAX_429_RETRIES + 1):
+            started = time.perf_counter()
+            response = self.inner.handle_request(request)
+            self.stats.requests += 1
+            self.stats.server_seconds += time.perf_counter() - started
+            wait = _retry_after(response) if response.status_code == 429 else None
+            if wait is None or wait > MAX_RETRY_AFTER_S or attempt == MAX_429_RETRIES:
+                if 200 <= response.status_code < 300:
+                    self.stats.ok_responses += 1
+                return response
+            response.close()
+            print(
+                f"langflow-conformance: {request.url.path} answered 429, retrying in {wait:.0f} s as Retry-After asks",
+                file=sys.__stderr__,
+                flush=True,
+            )
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def make_client(root: str, auth: httpx.Auth, timeout: float, stats: Stats | None = None) -> httpx.Client:
+    transport = CountingRetryTransport(httpx.HTTPTransport(retries=0), stats or Stats())
+    return httpx.Client(
+        base_url=root.rstrip("/"),
+        auth=auth,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        transport=transport,
+        follow_redirects=False,  # redirects are part of the contract (/folders -> /projects)
+        headers={"accept": "application/json", "user-agent": "langflow-conformance"},
+    )
+
+
+def stats_of(client: httpx.Client) -> Stats:
+    transport = client._transport
+    assert isinstance(transport, CountingRetryTransport)
+    return transport.stats

@@ -1,0 +1,149 @@
+"""The endpoint catalog (schemas/catalog/*.yaml): one Endpoint per documented operation."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.version import Version
+
+from ..urls import api_version_of
+
+AUTH_VALUES = ("none", "api-key", "superuser")
+SAFETY_VALUES = ("read", "creates-own", "user-destructive", "needs-external-service")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A documented disagreement we tolerate, explicitly and with a reason."""
+
+    id: str
+    reason: str
+    schema: str | None
+
+
+@dataclass(frozen=True)
+class ResponseSpec:
+    status: int
+    content_type: str | None
+    schema: str | None
+    tolerated: tuple[Variant, ...] = ()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str
+    group: str
+    method: str
+    path: str
+    summary: str
+    auth: str
+    safety: str
+    since: str | None
+    until: str | None
+    deprecated: bool
+    sources: tuple[dict[str, Any], ...]
+    parameters: tuple[dict[str, Any], ...]
+    body: dict[str, Any] | None
+    responses: dict[int, ResponseSpec]
+    aliases: tuple[str, ...] = ()
+    stream: dict[str, Any] | None = None
+    example: dict[str, Any] | None = None
+    in_editions: tuple[str, ...] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def api_version(self) -> str:
+        return api_version_of(self.path)
+
+    @property
+    def operation(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def not_applicable_reason(self, release: str, edition: str) -> str | None:
+        """Why this endpoint is outside the target's contract edition, or None when it applies."""
+        if self.in_editions is not None and edition not in self.in_editions:
+            return f"not in contract edition {edition} (documented in {', '.join(self.in_editions)})"
+        version = Version(release)
+        if self.since and version < Version(self.since):
+            return f"not in this release's edition: added in Langflow {self.since}, target is {release}"
+        if self.until and version >= Version(self.until):
+            return f"not in this release's edition: removed in Langflow {self.until}, target is {release}"
+        return None
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _variant(raw: dict[str, Any]) -> Variant:
+    return Variant(str(raw["id"]), str(raw["reason"]), raw.get("schema"))
+
+
+def _response(status: Any, raw: dict[str, Any] | None) -> ResponseSpec:
+    raw = raw or {}
+    return ResponseSpec(
+        status=int(status),
+        content_type=raw.get("content_type"),
+        schema=raw.get("schema"),
+        tolerated=tuple(_variant(v) for v in raw.get("tolerated", ()) or ()),
+    )
+
+
+def build_endpoint(group: str, raw: dict[str, Any]) -> Endpoint:
+    request = raw.get("request") or {}
+    return Endpoint(
+        id=str(raw["id"]),
+        group=group,
+        method=str(raw["method"]).upper(),
+        path=str(raw["path"]),
+        summary=str(raw.get("summary", "")),
+        auth=str(raw.get("auth", "api-key")),
+        safety=str(raw.get("safety", "read")),
+        since=str(raw["since"]) if raw.get("since") else None,
+        until=str(raw["until"]) if raw.get("until") else None,
+        deprecated=bool(raw.get("deprecated", False)),
+        sources=tuple(raw.get("sources", ()) or ()),
+        parameters=tuple(request.get("parameters", ()) or ()),
+        body=request.get("body"),
+        responses={int(s): _response(s, r) for s, r in (raw.get("responses") or {}).items()},
+        aliases=tuple(raw.get("aliases", ()) or ()),
+        stream=raw.get("stream"),
+        example=raw.get("example"),
+        in_editions=tuple(str(e) for e in raw["in_editions"]) if raw.get("in_editions") else None,
+        raw=raw,
+    )
+
+
+class Catalog:
+    """All entries as written, before edition overrides (those apply in `resolve`)."""
+
+    def __init__(self, entries: list[tuple[str, dict[str, Any], Path]]) -> None:
+        self.entries = entries  # (group, raw entry, file)
+
+    @classmethod
+    def load(cls, directory: Path) -> Catalog:
+        entries: list[tuple[str, dict[str, Any], Path]] = []
+        for path in sorted(directory.glob("*.yaml")):
+            data = yaml.safe_load(path.read_text()) or {}
+            group = str(data["group"])
+            for raw in data.get("endpoints", []) or []:
+                entries.append((group, raw, path))
+        return cls(entries)
+
+    def resolve(self, edition: str) -> list[Endpoint]:
+        """Endpoints with the edition's overrides applied."""
+        resolved = []
+        for group, raw, _ in self.entries:
+            override = (raw.get("editions") or {}).get(edition)
+            resolved.append(build_endpoint(group, deep_merge(raw, override) if override else raw))
+        return resolved

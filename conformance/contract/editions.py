@@ -1,0 +1,55 @@
+"""Contract editions: which documentation era a Langflow release is held to (schemas/editions.yaml)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from packaging.version import Version
+
+
+@dataclass(frozen=True)
+class Edition:
+    id: str
+    start: Version
+    documents: tuple[str, ...]
+    auth_required: str  # "always": endpoints with auth api-key must refuse anonymous requests;
+    # "deployment": only where the deployment enforces authentication
+    why: str
+
+
+class Editions:
+    def __init__(self, editions: list[Edition]) -> None:
+        self.all = sorted(editions, key=lambda e: e.start)
+
+    @classmethod
+    def load(cls, path: Path) -> Editions:
+        data = yaml.safe_load(path.read_text())
+        return cls(
+            [
+                Edition(
+                    str(e["id"]),
+                    Version(str(e["from"])),
+                    tuple(e.get("documents", ())),
+                    str(e.get("auth_required", "always")),
+                    e.get("why", ""),
+                )
+                for e in data["editions"]
+            ]
+        )
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.id for e in self.all]
+
+    def get(self, edition_id: str) -> Edition | None:
+        return next((e for e in self.all if e.id == edition_id), None)
+
+    def for_release(self, release: str) -> Edition:
+        version = Version(release)
+        chosen = self.all[0]
+        for edition in self.all:
+            if version >= edition.start:
+                chosen = edition
+        return chosen

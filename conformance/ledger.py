@@ -1,0 +1,43 @@
+"""Every resource the run creates, so teardown can delete it in reverse order, whatever happened."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def new_run_id() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+@dataclass
+class Entry:
+    kind: str
+    ident: str
+    delete: Callable[[], object]
+
+
+@dataclass
+class Ledger:
+    prefix: str  # every name the run gives a resource starts with this, so --sweep can find leftovers
+    entries: list[Entry] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, ident: str, delete: Callable[[], object]) -> None:
+        self.entries.append(Entry(kind, ident, delete))
+
+    def discard(self, kind: str, ident: str) -> None:
+        """The test deleted it itself."""
+        self.entries = [e for e in self.entries if (e.kind, e.ident) != (kind, ident)]
+
+    def teardown(self) -> list[str]:
+        while self.entries:
+            entry = self.entries.pop()
+            try:
+                entry.delete()
+            except Exception as exc:  # keep going: one failed delete must not strand the rest
+                self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
+        return self.failures

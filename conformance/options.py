@@ -1,0 +1,158 @@
+"""The plugin's command-line options: one table, read by pytest_addoption, README and the tests."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import OptionError
+from .urls import normalize_server_url
+
+DEFAULT_LANGFLOW_VERSION = "1.13.0"
+MODES = ("read-only", "isolated", "full")
+AUTH_IN = ("header", "query")
+
+
+@dataclass(frozen=True)
+class Option:
+    flag: str
+    env: str
+    help: str
+    default: str | None = None
+    choices: tuple[str, ...] | None = None
+    secret: bool = False
+
+    @property
+    def dest(self) -> str:
+        return "lfc_" + self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "--server",
+        "LANGFLOW_SERVER_URL",
+        "Langflow root URL, with its path prefix if it has one (https://HOST/lf/ID). "
+        "Without it, an embedded local Langflow is installed and started.",
+    ),
+    Option("--api-key", "LANGFLOW_API_KEY", "Langflow API key, sent as x-api-key.", secret=True),
+    Option(
+        "--auth-in",
+        "LANGFLOW_AUTH_IN",
+        "Send the API key as a header or as the x-api-key query parameter.",
+        default="header",
+        choices=AUTH_IN,
+    ),
+    Option("--token", "LANGFLOW_TOKEN", "Bearer token (hosted deployments' application token, or a JWT).", secret=True),
+    Option("--username", "LANGFLOW_USERNAME", "Log in with POST /api/v1/login as this user."),
+    Option("--password", "LANGFLOW_PASSWORD", "Password for --username.", secret=True),
+    Option(
+        "--langflow-version",
+        "LANGFLOW_CONFORMANCE_LANGFLOW_VERSION",
+        "Release the embedded local Langflow installs (only without --server).",
+        default=DEFAULT_LANGFLOW_VERSION,
+    ),
+    Option(
+        "--mode",
+        "LANGFLOW_CONFORMANCE_MODE",
+        "read-only: safe reads only; isolated: creates and deletes its own resources; "
+        "full: also user-destructive endpoints, as a throwaway user.",
+        default="isolated",
+        choices=MODES,
+    ),
+    Option("--report-dir", "LANGFLOW_CONFORMANCE_REPORT_DIR", "Where reports/<run-id>/ is written.", default="reports"),
+    Option(
+        "--contract-edition",
+        "LANGFLOW_CONFORMANCE_EDITION",
+        "Check against this contract edition instead of the one chosen from the server's release.",
+    ),
+    Option("--timeout", "LANGFLOW_CONFORMANCE_TIMEOUT", "Seconds per HTTP request.", default="30"),
+)
+
+
+@dataclass
+class Settings:
+    server: str | None
+    api_key: str | None
+    auth_in: str
+    token: str | None
+    username: str | None
+    password: str | None
+    langflow_version: str
+    mode: str
+    report_dir: Path
+    contract_edition: str | None
+    timeout: float
+    sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
+
+    @property
+    def embedded(self) -> bool:
+        return self.server is None
+
+
+def _raw_values(getoption: Any, environ: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    values: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for opt in OPTIONS:
+        value = getoption(opt.dest)
+        source = "command line"
+        if value is None and environ.get(opt.env):
+            value, source = environ[opt.env], f"${opt.env}"
+        if value is None:
+            value, source = opt.default, "default"
+        values[opt.flag] = value
+        sources[opt.flag] = source
+    return values, sources
+
+
+def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
+    """Command line over environment over default; raise OptionError naming the option to fix."""
+    environ = dict(os.environ) if environ is None else environ
+    v, sources = _raw_values(getoption, environ)
+
+    def origin(flag: str) -> str:
+        return flag if sources[flag] in ("command line", "default") else f"{flag} (from {sources[flag]})"
+
+    for opt in OPTIONS:
+        if opt.choices and v[opt.flag] not in opt.choices:
+            raise OptionError(f"{origin(opt.flag)} must be one of {', '.join(opt.choices)}, not {v[opt.flag]!r}")
+    try:
+        timeout = float(v["--timeout"] or "")
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 3600:
+        raise OptionError(
+            f"{origin('--timeout')} must be a number of seconds between 0 and 3600, not {v['--timeout']!r}"
+        )
+    server = normalize_server_url(v["--server"]) if v["--server"] else None
+    if bool(v["--username"]) != bool(v["--password"]):
+        raise OptionError("--username and --password go together; give both or neither")
+    given = [f for f in ("--api-key", "--token", "--username") if v[f]]
+    if len(given) > 1:
+        raise OptionError(f"give one kind of credentials, not {' and '.join(given)}")
+    if server is None and given:
+        raise OptionError(f"{given[0]} needs --server; the embedded Langflow makes its own credentials")
+    version = v["--langflow-version"] or DEFAULT_LANGFLOW_VERSION
+    if server is not None and sources["--langflow-version"] == "command line":
+        raise OptionError("--langflow-version chooses the embedded Langflow; it cannot be used with --server")
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise OptionError(f"{origin('--langflow-version')} {version!r} is not a release number like 1.13.0") from None
+    return Settings(
+        server=server,
+        api_key=v["--api-key"],
+        auth_in=v["--auth-in"] or "header",
+        token=v["--token"],
+        username=v["--username"],
+        password=v["--password"],
+        langflow_version=version,
+        mode=v["--mode"] or "isolated",
+        report_dir=Path(v["--report-dir"] or "reports"),
+        contract_edition=v["--contract-edition"],
+        timeout=timeout,
+        sources=sources,
+    )

@@ -1,0 +1,405 @@
+"""The pytest plugin (entry point pytest11): options, target discovery before any test, fixtures,
+requirement parametrization, outcome collection and the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from . import auth as auth_mod
+from .client import Stats, make_client
+from .contract import Contract, SelectedContract, load_contract
+from .errors import ConformanceError, OptionError
+from .ledger import Ledger, new_run_id
+from .options import OPTIONS, Settings, resolve
+from .provision import EmbeddedLangflow, provision, stderr_progress
+from .report import build as build_report
+from .report import write as write_report
+from .requirements import KINDS, NOT_APPLICABLE, Requirement, requirements_for
+from .secrets import SECRETS, mask
+from .target import TargetInfo, discover
+
+SUITE_DIR = Path(__file__).parent / "suite"
+SUITE_MODULE = "conformance.suite"
+API_KEY_CREATE = "api-keys.create"
+API_KEY_DELETE = "api-keys.delete"
+
+
+@dataclass
+class Run:
+    settings: Settings
+    run_id: str
+    contract: Contract
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    started_monotonic: float = field(default_factory=time.monotonic)
+    selected: SelectedContract | None = None
+    target: TargetInfo | None = None
+    auth: httpx.Auth | None = None
+    edition_source: str = "release"
+    embedded: EmbeddedLangflow | None = None
+    ledger: Ledger | None = None
+    stats: Stats = field(default_factory=Stats)
+    client: httpx.Client | None = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    report_path: Path | None = None
+    worker: bool = False
+    closed: bool = False
+
+    @property
+    def prefix(self) -> str:
+        return f"lfc-{self.run_id}"
+
+    def http(self) -> httpx.Client:
+        if self.client is None:
+            assert self.target is not None and self.auth is not None
+            self.client = make_client(self.target.url, self.auth, self.settings.timeout, self.stats)
+        return self.client
+
+    def close(self) -> None:
+        """Idempotent: ledger, client, embedded server, in that order (the ledger needs the server)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.ledger is not None and not self.worker:
+            for failure in self.ledger.teardown():
+                stderr_progress(mask(failure))
+        if self.client is not None:
+            self.client.close()
+        if self.embedded is not None:
+            stderr_progress(f"stopping the embedded Langflow {self.embedded.version}")
+            self.embedded.stop()
+
+
+RUN = pytest.StashKey[Run]()
+
+
+# The controller's Run, for pytest_runtest_logreport (which gets no config argument).
+_CONTROLLER_RUN: dict[str, Run] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("langflow-conformance", "Langflow conformance (see README for exit codes)")
+    for opt in OPTIONS:
+        extra = [f"env {opt.env}"]
+        if opt.default is not None:
+            extra.append(f"default {opt.default}")
+        group.addoption(
+            opt.flag,
+            dest=opt.dest,
+            default=None,
+            metavar=opt.flag.lstrip("-").upper().replace("-", "_"),
+            help=f"{opt.help} [{'; '.join(extra)}]",
+        )
+
+
+def _suite_requested(config: pytest.Config) -> bool:
+    """Does this pytest invocation collect the conformance suite? (Not when running tests/.)"""
+    for arg in config.args:
+        target = arg.split("::")[0]
+        if target == "conformance" or target.startswith(SUITE_MODULE):
+            return True
+        path = Path(config.invocation_params.dir, target).resolve()
+        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
+            return True
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for kind, description in KINDS.items():
+        config.addinivalue_line("markers", f"{kind}: conformance requirement kind — {description}")
+    if config.option.help or not _suite_requested(config):
+        return
+    try:
+        settings = resolve(config.getoption)
+    except OptionError as exc:
+        pytest.exit(exc.message, returncode=exc.exit_code)
+    for secret in (settings.api_key, settings.token, settings.password):
+        SECRETS.add(secret)
+    run = Run(settings=settings, run_id=new_run_id(), contract=load_contract())
+    run.worker = hasattr(config, "workerinput")
+    config.stash[RUN] = run
+    if not run.worker:
+        _CONTROLLER_RUN["run"] = run
+
+
+def _select_edition(run: Run) -> None:
+    assert run.target is not None
+    wanted = run.settings.contract_edition
+    if wanted and run.contract.editions.get(wanted) is None:
+        raise OptionError(
+            f"--contract-edition {wanted!r} is unknown; choose one of {', '.join(run.contract.editions.ids)}"
+        )
+    run.edition_source = "option" if wanted else "release"
+    run.selected = run.contract.select(run.target.release, wanted)
+
+
+def _run_scoped_api_key(run: Run) -> None:
+    """The embedded server: trade the superuser login for an API key the run deletes at the end."""
+    client = run.http()
+    create, delete = run.contract.endpoint(API_KEY_CREATE), run.contract.endpoint(API_KEY_DELETE)
+    response = client.request(create.method, create.path, json={"name": f"{run.prefix}-key"})
+    if response.status_code not in create.responses:
+        raise ConformanceError(
+            f"could not create the run's API key on the embedded Langflow: {response.status_code} {response.text[:120]}"
+        )
+    created = response.json()
+    SECRETS.add(created["api_key"])
+    key_path = delete.path.replace("{api_key_id}", str(created["id"]))
+    login_client = client
+    assert run.ledger is not None
+    run.ledger.add("api-key", created["id"], lambda: login_client.request(delete.method, key_path))
+    run.auth = auth_mod.ApiKeyAuth(created["api_key"])
+    run.client = None  # the next request uses the key; the login client stays for the ledger
+    assert run.target is not None
+    run.target.auth = "api-key (header), created for this run"
+
+
+def _discover(run: Run) -> None:
+    settings = run.settings
+    credentials = None
+    if settings.embedded:
+        run.embedded = provision(settings.langflow_version)
+        url = run.embedded.url
+        credentials = auth_mod.LoginAuth(
+            url, run.contract.endpoint("auth.login").path, run.embedded.username, run.embedded.password
+        )
+    else:
+        assert settings.server is not None
+        url = settings.server
+    run.target, run.auth = discover(settings, run.contract, url, credentials)
+    run.ledger = Ledger(prefix=run.prefix)
+    if run.embedded is not None:
+        run.target.embedded = run.embedded.describe()
+        _run_scoped_api_key(run)
+    _select_edition(run)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    run = session.config.stash.get(RUN, None)
+    if run is None:
+        return
+    workerinput = getattr(session.config, "workerinput", None)
+    try:
+        if workerinput is not None and "langflow_conformance" in workerinput:
+            _from_controller(run, json.loads(workerinput["langflow_conformance"]))
+        else:
+            _discover(run)
+    except ConformanceError as exc:
+        run.close()
+        pytest.exit(mask(exc.message), returncode=exc.exit_code)
+    assert run.target is not None and run.selected is not None
+    if workerinput is None:
+        stderr_progress(
+            f"target {run.target.url}: Langflow {run.target.release}, contract edition "
+            f"{run.selected.edition.id} ({run.edition_source}), auth {run.target.auth}, "
+            f"mode {run.settings.mode}"
+        )
+
+
+def _to_workers(run: Run) -> str:
+    assert run.target is not None and run.auth is not None and run.selected is not None
+    return json.dumps(
+        {
+            "run_id": run.run_id,
+            "target": run.target.to_dict(),
+            "auth": auth_mod.to_wire(run.auth),
+            "edition": run.selected.edition.id,
+            "edition_source": run.edition_source,
+        }
+    )
+
+
+def _from_controller(run: Run, data: dict[str, Any]) -> None:
+    run.worker = True
+    run.run_id = data["run_id"]
+    run.target = TargetInfo.from_dict(data["target"])
+    run.auth = auth_mod.from_wire(data["auth"])
+    run.edition_source = data["edition_source"]
+    run.selected = run.contract.select(run.target.release, data["edition"])
+    run.ledger = Ledger(prefix=run.prefix)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    run = node.config.stash.get(RUN, None)
+    if run is not None and run.target is not None:
+        node.workerinput["langflow_conformance"] = _to_workers(run)
+
+
+def _run_of(config: pytest.Config) -> Run:
+    run = config.stash.get(RUN, None)
+    if run is None or run.target is None:
+        pytest.skip("no Langflow target: the conformance suite was not requested in this run")
+    return run
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "requirement" not in metafunc.fixturenames:
+        return
+    kinds = [m.name for m in metafunc.definition.iter_markers() if m.name in KINDS]
+    run = metafunc.config.stash.get(RUN, None)
+    reqs: list[Requirement] = []
+    if run is not None and run.selected is not None and kinds:
+        reqs = requirements_for(kinds[0], run.selected, run.settings.mode)
+    metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        req = callspec.params.get("requirement") if callspec else None
+        if not isinstance(req, Requirement):
+            continue
+        item.user_properties.append(("requirement", req.property_json()))
+        if req.endpoint.safety == "read":
+            item.add_marker(pytest.mark.readonly)
+        if req.skip:
+            item.add_marker(pytest.mark.skip(reason=req.skip))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if report.failed:
+        report.user_properties.append(("message", _failure_message(report)))
+    # Whatever failed, the run's secrets never reach the terminal, JUnit XML or the report.
+    if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+        report.longrepr = mask(str(report.longrepr))
+    elif isinstance(report.longrepr, tuple):
+        path, line, message = report.longrepr
+        report.longrepr = (path, line, mask(message))
+    report.sections = [(title, mask(text)) for title, text in report.sections]
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return str(report.longrepr or "")
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    """One line for the report: the check's own message, or the crash line of an unexpected error."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr)
+    return mask(text.removeprefix("AssertionError: ").removeprefix("Failed: ").split("\nassert ")[0].strip())[:1000]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    props = dict(report.user_properties)
+    if "requirement" not in props:
+        return
+    config_run = _CONTROLLER_RUN.get("run")
+    if config_run is None:
+        return
+    req = json.loads(props["requirement"])
+    entry = config_run.results.setdefault(req["id"], {**req, "outcome": "pass", "duration_s": 0.0})
+    entry["duration_s"] = round(entry["duration_s"] + report.duration, 4)
+    if report.skipped:
+        reason = _skip_reason(report)
+        entry["outcome"] = "not_applicable" if reason.startswith(NOT_APPLICABLE) else "skip"
+        entry["reason"] = reason.removeprefix(NOT_APPLICABLE)
+    elif report.failed:
+        entry["outcome"] = "fail" if report.when == "call" else "error"
+        entry["message"] = props.get("message", "")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    run = session.config.stash.get(RUN, None)
+    if run is None or run.worker or run.target is None or run.selected is None:
+        return
+    run.close()
+    header = {
+        "run_id": run.run_id,
+        "target": {k: v for k, v in run.target.to_dict().items()},
+        "contract": {
+            "edition": run.selected.edition.id,
+            "edition_source": run.edition_source,
+            "documents": list(run.selected.edition.documents),
+        },
+        "mode": run.settings.mode,
+        "started_at": run.started.isoformat(),
+        "duration_s": round(time.monotonic() - run.started_monotonic, 2),
+        "requests": run.stats.requests,
+        "exit_status": int(exitstatus),
+        "cleanup_failures": run.ledger.failures if run.ledger else [],
+    }
+    report = build_report(header, list(run.results.values()))
+    run.report_path = write_report(report, run.settings.report_dir / run.run_id)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is None or run.report_path is None:
+        return
+    report = json.loads(run.report_path.read_text())
+    tr = terminalreporter
+    tr.section("langflow conformance")
+    tr.write_line(
+        f"Langflow {report['target']['release']} at {report['target']['url']} · edition "
+        f"{report['contract']['edition']} · mode {report['mode']} · {report['requests']} requests"
+    )
+    for version, s in report["summary"].items():
+        if not s["total"]:
+            continue
+        percent = "n/a" if s["conformance_percent"] is None else f"{s['conformance_percent']}%"
+        tr.write_line(
+            f"  {version:<12} conformance {percent:>6}   passed {s['pass']}   failed {s['fail']}   "
+            f"errors {s['error']}   SKIPPED {s['skip']}   not applicable {s['not_applicable']}",
+            red=bool(s["fail"] or s["error"]),
+            yellow=bool(s["skip"]) and not (s["fail"] or s["error"]),
+        )
+    tr.write_line(f"report: {run.report_path}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN, None)
+    if run is not None:
+        run.close()
+    _CONTROLLER_RUN.clear()
+
+
+# Fixtures for the suite's tests -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lf_run(request: pytest.FixtureRequest) -> Run:
+    return _run_of(request.config)
+
+
+@pytest.fixture(scope="session")
+def lf_target(lf_run: Run) -> TargetInfo:
+    assert lf_run.target is not None
+    return lf_run.target
+
+
+@pytest.fixture(scope="session")
+def lf_contract(lf_run: Run) -> SelectedContract:
+    assert lf_run.selected is not None
+    return lf_run.selected
+
+
+@pytest.fixture(scope="session")
+def lf_client(lf_run: Run) -> httpx.Client:
+    return lf_run.http()
+
+
+@pytest.fixture(scope="session")
+def lf_anonymous(lf_run: Run) -> Iterator[httpx.Client]:
+    assert lf_run.target is not None
+    with make_client(lf_run.target.url, auth_mod.Anonymous(), lf_run.settings.timeout, lf_run.stats) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def lf_ledger(lf_run: Run) -> Ledger:
+    assert lf_run.ledger is not None
+    return lf_run.ledger

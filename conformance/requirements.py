@@ -1,0 +1,112 @@
+"""Requirements: what the suite checks, each with a stable id, a level and its contract source.
+
+Tests are generated per requirement kind from the catalog; the report counts requirements."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .contract import Endpoint, SelectedContract
+
+KINDS = {
+    "example": "the documented request succeeds with a documented status, content type and body",
+    "auth": "protected endpoints refuse missing and wrong credentials",
+    "negative": "unknown ids and invalid input get documented 4xx answers, never 5xx",
+    "lifecycle": "create, read, update, list, delete behave together",
+    "stream": "streamed responses parse, use documented events and end properly",
+    "readonly": "the subset safe to run against production",
+}
+MUST, SHOULD = "MUST", "SHOULD"
+# What each mode allows to run (DESIGN.md "Staging safety").
+MODE_ALLOWS = {
+    "read-only": {"read"},
+    "isolated": {"read", "creates-own"},
+    "full": {"read", "creates-own", "user-destructive"},
+}
+NOT_APPLICABLE = "not applicable: "  # skip reasons with this prefix are reported as not applicable
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    kind: str
+    level: str
+    endpoint: Endpoint
+    skip: str | None = None  # why it cannot run here; NOT_APPLICABLE-prefixed when outside the edition
+
+    def describe(self) -> dict[str, Any]:
+        e = self.endpoint
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "level": self.level,
+            "endpoint": e.id,
+            "group": e.group,
+            "method": e.method,
+            "path": e.path,
+            "api_version": e.api_version,
+            "sources": [dict(s) for s in e.sources],
+        }
+
+    def property_json(self) -> str:
+        return json.dumps(self.describe())
+
+
+def placeholders(value: Any) -> set[str]:
+    """Resource references ("@flow.id") in an example request."""
+    if isinstance(value, str) and value.startswith("@"):
+        return {value[1:].split(".")[0]}
+    if isinstance(value, dict):
+        return set().union(*(placeholders(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(placeholders(v) for v in value)) if value else set()
+    return set()
+
+
+def _common_skip(endpoint: Endpoint, contract: SelectedContract, mode: str) -> str | None:
+    reason = contract.not_applicable_reason(endpoint)
+    if reason:
+        return NOT_APPLICABLE + reason
+    if endpoint.safety == "needs-external-service":
+        return f"needs an external service ({endpoint.summary or endpoint.operation})"
+    if endpoint.safety not in MODE_ALLOWS[mode]:
+        return f"mode {mode}: {endpoint.safety} endpoints run only in " + (
+            "full mode" if endpoint.safety == "user-destructive" else "isolated or full mode"
+        )
+    return None
+
+
+def _example(endpoint: Endpoint, contract: SelectedContract, mode: str) -> Iterator[Requirement]:
+    if endpoint.example is None:
+        return
+    skip = _common_skip(endpoint, contract, mode)
+    needs = placeholders(endpoint.example)
+    if skip is None and needs:
+        skip = f"needs resources the suite does not create yet: {', '.join(sorted(needs))}"
+    yield Requirement(f"{endpoint.id}.example", "example", MUST, endpoint, skip)
+
+
+def _auth(endpoint: Endpoint, contract: SelectedContract, mode: str) -> Iterator[Requirement]:
+    if endpoint.auth == "none" or endpoint.method not in ("GET", "HEAD"):
+        return
+    skip = _common_skip(endpoint, contract, mode)
+    params = {p["name"] for p in endpoint.parameters if p.get("in") == "path"}
+    if skip is None and params:
+        skip = f"needs resources the suite does not create yet: path parameters {', '.join(sorted(params))}"
+    yield Requirement(f"{endpoint.id}.auth-required", "auth", MUST, endpoint, skip)
+
+
+GENERATORS: dict[str, Callable[[Endpoint, SelectedContract, str], Iterator[Requirement]]] = {
+    "example": _example,
+    "auth": _auth,
+}
+
+
+def requirements_for(kind: str, contract: SelectedContract, mode: str) -> list[Requirement]:
+    generate = GENERATORS.get(kind)
+    if generate is None:
+        return []
+    return [r for endpoint in contract.endpoints for r in generate(endpoint, contract, mode)]

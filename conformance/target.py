@@ -1,0 +1,169 @@
+"""Target discovery, once per run before any test: is it up, is it Langflow, which release, how does
+it authenticate, which settings change its behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from . import auth as auth_mod
+from .client import make_client
+from .contract import Contract
+from .errors import CredentialsError, TargetError
+from .options import Settings
+
+# Catalog entries discovery relies on (paths come from the catalog, never from here).
+HEALTH_CHECK = "base.health-check"
+VERSION = "base.version"
+CONFIG = "base.config"
+WHOAMI = "users.whoami"  # the cheapest authenticated read: is a request refused, are credentials good
+AUTO_LOGIN = "auth.auto-login"
+LOGIN = "auth.login"
+
+# Settings that change what the documents promise (notes §0, §3): recorded, and read by the tests.
+CONFIG_FLAGS = (
+    "event_delivery",
+    "webhook_auth_enable",
+    "voice_mode_available",
+    "max_file_size_upload",
+    "auto_saving",
+    "type",
+)
+DISCOVERY_TIMEOUT_S = 8.0  # an unreachable server must end the run within 10 s
+
+
+@dataclass
+class TargetInfo:
+    url: str
+    release: str
+    package: str
+    health_status: int | None
+    health: Any
+    anonymous_status: int
+    anonymous_refused: bool
+    auth: str  # how the suite authenticates: "api-key (header)", "auto_login JWT", ...
+    config: dict[str, Any] = field(default_factory=dict)
+    embedded: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetInfo:
+        return cls(**data)
+
+
+def _path(contract: Contract, endpoint_id: str) -> str:
+    return contract.endpoint(endpoint_id).path
+
+
+def _unreachable(url: str, exc: Exception) -> TargetError:
+    reason = type(exc).__name__
+    detail = str(exc).split("\n")[0][:160]
+    return TargetError(
+        f"cannot reach Langflow at {url} ({reason}: {detail}); check --server and that the "
+        "server is running and reachable from here"
+    )
+
+
+def _short(response: httpx.Response) -> str:
+    text = response.text.replace("\n", " ")[:120]
+    return f"{response.status_code} {text}".strip()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[int | None, Any, dict[str, Any]]:
+    """health_check and version, anonymously; raise TargetError unless this is a Langflow."""
+    try:
+        health = client.get(_path(contract, HEALTH_CHECK))
+        version = client.get(_path(contract, VERSION))
+    except httpx.TransportError as exc:
+        raise _unreachable(url, exc) from None
+    body = _json(version)
+    version_schema = contract.endpoint(VERSION).responses[200].schema
+    if version.status_code != 200 or body is None or (version_schema and contract.schemas.errors(version_schema, body)):
+        raise TargetError(
+            f"{url} does not look like Langflow: GET {_path(contract, VERSION)} answered {_short(version)} "
+            "(expected JSON with version, main_version, package); check --server, including a path prefix "
+            "such as https://HOST/lf/ID"
+        )
+    return health.status_code, _json(health), body
+
+
+def choose_auth(
+    client: httpx.Client, settings: Settings, contract: Contract, url: str, anonymous: httpx.Response
+) -> httpx.Auth:
+    if settings.api_key:
+        return auth_mod.ApiKeyAuth(settings.api_key, settings.auth_in)
+    if settings.token:
+        return auth_mod.BearerAuth(settings.token)
+    if settings.username and settings.password:
+        return auth_mod.LoginAuth(url, _path(contract, LOGIN), settings.username, settings.password)
+    if anonymous.status_code not in (401, 403):
+        return auth_mod.Anonymous()
+    # AUTO_LOGIN servers (1.6+ defaults) refuse anonymous requests but hand out a JWT.
+    auto = client.get(_path(contract, AUTO_LOGIN))
+    token = (_json(auto) or {}).get("access_token") if auto.status_code == 200 else None
+    if isinstance(token, str) and token:
+        return auth_mod.BearerAuth(token, label="auto_login JWT")
+    raise CredentialsError(
+        f"{url} refuses anonymous requests ({_short(anonymous)}) and auto login is off; "
+        "pass --api-key, --token or --username/--password"
+    )
+
+
+def _which(settings: Settings) -> str:
+    for flag, value in (
+        ("--api-key", settings.api_key),
+        ("--token", settings.token),
+        ("--username/--password", settings.username),
+    ):
+        if value:
+            source = settings.sources.get(flag.split("/")[0], "command line")
+            return flag if source == "command line" else f"{flag} (from {source})"
+    return "auto_login"
+
+
+def discover(
+    settings: Settings, contract: Contract, url: str, credentials: httpx.Auth | None = None
+) -> tuple[TargetInfo, httpx.Auth]:
+    timeout = min(settings.timeout, DISCOVERY_TIMEOUT_S)
+    with make_client(url, auth_mod.Anonymous(), timeout) as anon:
+        health_status, health, version = check_langflow(anon, contract, url)
+        try:
+            anonymous = anon.get(_path(contract, WHOAMI))
+            chosen = credentials or choose_auth(anon, settings, contract, url, anonymous)
+        except httpx.TransportError as exc:
+            raise _unreachable(url, exc) from None
+    with make_client(url, chosen, max(timeout, settings.timeout)) as client:
+        try:
+            me = client.get(_path(contract, WHOAMI))
+            if me.status_code in (401, 403):
+                raise CredentialsError(
+                    f"{url} rejected the credentials given with {_which(settings)} ({_short(me)}); pass valid ones"
+                )
+            config_response = client.get(_path(contract, CONFIG))
+        except httpx.TransportError as exc:
+            raise _unreachable(url, exc) from None
+    config = _json(config_response) if config_response.status_code == 200 else None
+    flags = {k: config[k] for k in CONFIG_FLAGS if isinstance(config, dict) and k in config}
+    info = TargetInfo(
+        url=url,
+        release=str(version["version"]),
+        package=str(version["package"]),
+        health_status=health_status,
+        health=health,
+        anonymous_status=anonymous.status_code,
+        anonymous_refused=anonymous.status_code in (401, 403),
+        auth=getattr(chosen, "label", type(chosen).__name__),
+        config=flags,
+    )
+    return info, chosen

@@ -1,0 +1,95 @@
+"""Fixtures for the project's own tests: real Langflow servers, started the way the embedded default
+starts them, and a helper that runs the conformance suite in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.provision import EmbeddedLangflow, provision
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_langflow: starts a real Langflow release (slow: 40-90 s per release)")
+
+
+@dataclass
+class Server:
+    """A running real Langflow and the credentials the tests may use against it."""
+
+    langflow: EmbeddedLangflow
+    api_key: str | None
+
+    @property
+    def url(self) -> str:
+        return self.langflow.url
+
+
+def _api_key(server: EmbeddedLangflow) -> str:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        login = client.post("/api/v1/login", data={"username": server.username, "password": server.password})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        created = client.post("/api/v1/api_key/", json={"name": "lfc-tests"}, headers=headers)
+        created.raise_for_status()
+        return str(created.json()["api_key"])
+
+
+@pytest.fixture(scope="session")
+def langflow_113() -> Iterator[Server]:
+    """Langflow 1.13.0 with AUTO_LOGIN off, a superuser and an API key (the embedded default's setup)."""
+    server = provision("1.13.0")
+    try:
+        yield Server(server, _api_key(server))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def langflow_173_default() -> Iterator[Server]:
+    """Langflow 1.7.3 started with its default settings: AUTO_LOGIN on, API key required (1.6+ defaults)."""
+    server = provision("1.7.3", settings={"DO_NOT_TRACK": "true"})
+    try:
+        yield Server(server, None)
+    finally:
+        server.stop()
+
+
+@dataclass
+class Result:
+    code: int
+    output: str
+    seconds: float
+    report_dir: Path
+
+    def report(self) -> dict:
+        import json
+
+        reports = sorted(self.report_dir.glob("*/report.json"))
+        assert reports, f"no report written under {self.report_dir}; output:\n{self.output[-3000:]}"
+        return json.loads(reports[-1].read_text())
+
+    def files_text(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.report_dir.rglob("*") if p.is_file())
+
+
+def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:
+    """`pytest --pyargs conformance.suite ARGS` in a subprocess, from a directory outside the repo."""
+    report_dir = tmp_path / "reports"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+    full_env.update(env or {})
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
+           "--report-dir", str(report_dir), *args]
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return Result(done.returncode, done.stdout + done.stderr, time.monotonic() - started, report_dir)

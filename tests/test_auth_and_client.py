@@ -1,0 +1,93 @@
+"""Credentials on the wire, login with refresh, 429 + Retry-After, and secret masking."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conformance import client as client_mod
+from conformance.auth import ApiKeyAuth, BearerAuth, LoginAuth, from_wire, to_wire
+from conformance.client import make_client, stats_of
+from conformance.errors import CredentialsError
+from conformance.secrets import SECRETS, Secrets
+
+
+def recording_client(auth: httpx.Auth, handler) -> httpx.Client:
+    client = make_client("http://lf.test/prefix", auth, 5)
+    client._transport.inner = httpx.MockTransport(handler)  # type: ignore[attr-defined]
+    return client
+
+
+def test_api_key_as_header_or_query() -> None:
+    seen: list[httpx.Request] = []
+    handler = lambda r: (seen.append(r), httpx.Response(200))[1]  # noqa: E731
+    recording_client(ApiKeyAuth("sk-header-key-123456789", "header"), handler).get("/api/v1/flows/")
+    recording_client(ApiKeyAuth("sk-query-key-1234567890", "query"), handler).get("/api/v1/flows/", params={"a": 1})
+    assert seen[0].headers["x-api-key"] == "sk-header-key-123456789" and "x-api-key" not in seen[0].url.params
+    assert seen[1].url.params["x-api-key"] == "sk-query-key-1234567890" and seen[1].url.params["a"] == "1"
+    assert "x-api-key" not in seen[1].headers
+
+
+def test_bearer_token() -> None:
+    seen: list[httpx.Request] = []
+    recording_client(BearerAuth("hosted-app-token-xyz"), lambda r: (seen.append(r), httpx.Response(200))[1]).get("/x")
+    assert seen[0].headers["authorization"] == "Bearer hosted-app-token-xyz"
+
+
+def test_login_then_relogin_when_the_jwt_expires() -> None:
+    logins: list[dict] = []
+    tokens = iter(["jwt-one-aaaaaaaa", "jwt-two-bbbbbbbb"])
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/prefix/api/v1/login":
+            logins.append(dict(httpx.QueryParams(request.content.decode())))
+            return httpx.Response(200, json={"access_token": next(tokens), "token_type": "bearer"})
+        calls.append(request.headers["authorization"])
+        # the first token "expires" after one use
+        return httpx.Response(401 if request.headers["authorization"] == "Bearer jwt-one-aaaaaaaa" and len(calls) > 1
+                              else 200)
+
+    client = recording_client(LoginAuth("http://lf.test/prefix", "/api/v1/login", "ops", "pw-secret-1"), handler)
+    assert client.get("/api/v1/flows/").status_code == 200
+    assert client.get("/api/v1/flows/").status_code == 200
+    assert logins == [{"username": "ops", "password": "pw-secret-1"}] * 2
+    assert calls == ["Bearer jwt-one-aaaaaaaa", "Bearer jwt-one-aaaaaaaa", "Bearer jwt-two-bbbbbbbb"]
+
+
+def test_rejected_login_is_a_credentials_error() -> None:
+    handler = lambda r: httpx.Response(401, json={"detail": "Incorrect username or password"})  # noqa: E731
+    client = recording_client(LoginAuth("http://lf.test/prefix", "/api/v1/login", "ops", "bad-pass"), handler)
+    with pytest.raises(CredentialsError, match="refused --username 'ops'"):
+        client.get("/api/v1/flows/")
+
+
+def test_wire_round_trip() -> None:
+    for auth in (ApiKeyAuth("sk-abcdefghijklmnopqrstu", "query"), BearerAuth("tok-abcdef", "auto_login JWT")):
+        assert to_wire(from_wire(to_wire(auth))) == to_wire(auth)
+
+
+def test_429_with_retry_after_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(client_mod.time, "sleep", waits.append)
+    answers = iter([httpx.Response(429, headers={"Retry-After": "7"}), httpx.Response(200, json={"ok": 1})])
+    client = recording_client(BearerAuth("t-123456"), lambda r: next(answers))
+    response = client.post("/api/v1/login", data={"username": "u"})
+    assert response.status_code == 200 and waits == [7.0]
+    assert stats_of(client).requests == 2
+
+
+def test_429_without_retry_after_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_mod.time, "sleep", lambda s: pytest.fail("must not wait"))
+    client = recording_client(BearerAuth("t-123456"), lambda r: httpx.Response(429))
+    assert client.get("/x").status_code == 429
+
+
+def test_masking() -> None:
+    secrets = Secrets()
+    secrets.add("my-password-1")
+    text = "pw my-password-1 key sk-AbCdEfGhIjKlMnOpQrStUvWxYz012345 jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX3Jl"
+    masked = secrets.mask(text)
+    assert "my-password-1" not in masked and "sk-AbCd" not in masked and "eyJhbGciOi" not in masked
+    assert masked.count("***") == 3
+    assert SECRETS.mask("nothing secret here") == "nothing secret here"

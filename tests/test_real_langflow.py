@@ -1,0 +1,95 @@
+"""End to end against real Langflow releases, each started the way the embedded default starts it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conformance.errors import EXIT_USAGE
+
+from .conftest import Server, run_suite
+
+pytestmark = pytest.mark.real_langflow
+
+
+def assert_no_secret(result, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in result.output, "a secret reached the output"
+        assert secret not in result.files_text(), "a secret reached the report directory"
+
+
+def test_api_key_header_against_1_13(tmp_path: Path, langflow_113: Server) -> None:
+    assert langflow_113.api_key
+    result = run_suite(tmp_path, "--server", langflow_113.url + "/", "--api-key", langflow_113.api_key)
+    assert result.code in (0, 1), result.output
+    report = result.report()
+    assert report["target"]["release"] == "1.13.0"
+    assert report["contract"]["edition"] == "1.7"
+    assert report["target"]["auth"] == "api-key (header)"
+    assert report["requests"] > 5
+    executed = [r for r in report["requirements"] if r["outcome"] in ("pass", "fail")]
+    assert executed, "no requirement ran"
+    assert any(r["outcome"] == "pass" and r["id"] == "base.version.example" for r in executed)
+    assert_no_secret(result, langflow_113.api_key)
+
+
+def test_api_key_as_query_parameter(tmp_path: Path, langflow_113: Server) -> None:
+    assert langflow_113.api_key
+    result = run_suite(tmp_path, "--server", langflow_113.url, "--auth-in", "query",
+                       env={"LANGFLOW_API_KEY": langflow_113.api_key})
+    assert result.code in (0, 1), result.output
+    assert result.report()["target"]["auth"] == "api-key (query)"
+    assert_no_secret(result, langflow_113.api_key)
+
+
+def test_username_and_password(tmp_path: Path, langflow_113: Server) -> None:
+    server = langflow_113.langflow
+    result = run_suite(tmp_path, "--server", server.url, "--username", server.username,
+                       env={"LANGFLOW_PASSWORD": server.password})
+    assert result.code in (0, 1), result.output
+    assert result.report()["target"]["auth"] == f"login as {server.username}"
+    assert_no_secret(result, server.password)
+
+
+def test_wrong_key_exits_2(tmp_path: Path, langflow_113: Server) -> None:
+    wrong = "sk-wrongwrongwrongwrongwrongwrongwrongwrong123"
+    result = run_suite(tmp_path, "--server", langflow_113.url, "--api-key", wrong)
+    assert result.code == EXIT_USAGE, result.output
+    assert "rejected the credentials given with --api-key" in result.output
+    assert " passed" not in result.output
+    assert_no_secret(result, wrong)
+
+
+def test_wrong_password_exits_2(tmp_path: Path, langflow_113: Server) -> None:
+    result = run_suite(tmp_path, "--server", langflow_113.url, "--username", "lfc-admin", "--password", "nope-nope")
+    assert result.code == EXIT_USAGE, result.output
+    assert "refused --username 'lfc-admin'" in result.output
+    assert_no_secret(result, "nope-nope")
+
+
+def test_1_7_3_with_auto_login_runs_without_credentials(tmp_path: Path, langflow_173_default: Server) -> None:
+    result = run_suite(tmp_path, "--server", langflow_173_default.url)
+    assert result.code in (0, 1), result.output
+    report = result.report()
+    assert report["target"]["release"] == "1.7.3"
+    assert report["target"]["anonymous_refused"] is True
+    assert report["target"]["auth"] == "auto_login JWT"
+    assert any(r["outcome"] == "pass" for r in report["requirements"])
+
+
+def test_embedded_default_provisions_runs_and_stops_1_13(tmp_path: Path) -> None:
+    result = run_suite(tmp_path)  # no --server: install (cached), start, run, stop
+    assert result.code in (0, 1), result.output
+    report = result.report()
+    assert report["target"]["release"] == "1.13.0"
+    embedded = report["target"]["embedded"]
+    assert embedded["release"] == "1.13.0"
+    assert embedded["settings"]["LANGFLOW_ENABLE_LOG_RETRIEVAL"] == "true"
+    assert "installing Langflow" in result.output or "starting Langflow 1.13.0" in result.output
+    assert "stopping the embedded Langflow 1.13.0" in result.output
+    port = embedded["port"]
+    import socket
+
+    with socket.socket() as sock:  # the server is gone
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
