@@ -88,8 +88,18 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
     report_dir = tmp_path / "reports"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
     full_env.update(env or {})
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-           "--report-dir", str(report_dir), *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "--report-dir",
+        str(report_dir),
+        *args,
+    ]
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
     return Result(done.returncode, done.stdout + done.stderr, time.monotonic() - started, report_dir)

@@ -45,8 +45,9 @@ def test_login_then_relogin_when_the_jwt_expires() -> None:
             return httpx.Response(200, json={"access_token": next(tokens), "token_type": "bearer"})
         calls.append(request.headers["authorization"])
         # the first token "expires" after one use
-        return httpx.Response(401 if request.headers["authorization"] == "Bearer jwt-one-aaaaaaaa" and len(calls) > 1
-                              else 200)
+        return httpx.Response(
+            401 if request.headers["authorization"] == "Bearer jwt-one-aaaaaaaa" and len(calls) > 1 else 200
+        )
 
     client = recording_client(LoginAuth("http://lf.test/prefix", "/api/v1/login", "ops", "pw-secret-1"), handler)
     assert client.get("/api/v1/flows/").status_code == 200
@@ -86,7 +87,8 @@ def test_429_without_retry_after_is_returned(monkeypatch: pytest.MonkeyPatch) ->
 def test_masking() -> None:
     secrets = Secrets()
     secrets.add("my-password-1")
-    text = "pw my-password-1 key sk-AbCdEfGhIjKlMnOpQrStUvWxYz012345 jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX3Jl"
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlX3Jl"
+    text = f"pw my-password-1 key sk-AbCdEfGhIjKlMnOpQrStUvWxYz012345 jwt {jwt}"
     masked = secrets.mask(text)
     assert "my-password-1" not in masked and "sk-AbCd" not in masked and "eyJhbGciOi" not in masked
     assert masked.count("***") == 3

@@ -24,7 +24,7 @@ def closed_port() -> int:
 class NotLangflow(http.server.BaseHTTPRequestHandler):
     """An ordinary web server: a home page and 404 for everything else."""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         body = b"<html>hello</html>" if self.path == "/" else b"<html>not found</html>"
         self.send_response(200 if self.path in ("/", "/health_check") else 404)
         self.send_header("content-type", "text/html")

@@ -24,9 +24,15 @@ def test_defaults_without_anything() -> None:
 
 
 def test_every_option_has_an_environment_variable() -> None:
-    environ = {"LANGFLOW_SERVER_URL": "http://h:1/", "LANGFLOW_API_KEY": "sk-env", "LANGFLOW_AUTH_IN": "query",
-               "LANGFLOW_CONFORMANCE_MODE": "read-only", "LANGFLOW_CONFORMANCE_REPORT_DIR": "out",
-               "LANGFLOW_CONFORMANCE_EDITION": "1.1", "LANGFLOW_CONFORMANCE_TIMEOUT": "5"}
+    environ = {
+        "LANGFLOW_SERVER_URL": "http://h:1/",
+        "LANGFLOW_API_KEY": "sk-env",
+        "LANGFLOW_AUTH_IN": "query",
+        "LANGFLOW_CONFORMANCE_MODE": "read-only",
+        "LANGFLOW_CONFORMANCE_REPORT_DIR": "out",
+        "LANGFLOW_CONFORMANCE_EDITION": "1.1",
+        "LANGFLOW_CONFORMANCE_TIMEOUT": "5",
+    }
     s = resolve(getter(), environ=environ)
     assert (s.server, s.api_key, s.auth_in, s.mode) == ("http://h:1", "sk-env", "query", "read-only")
     assert (s.report_dir, s.contract_edition, s.timeout) == (Path("out"), "1.1", 5.0)
@@ -35,8 +41,10 @@ def test_every_option_has_an_environment_variable() -> None:
 
 
 def test_command_line_wins_over_environment() -> None:
-    s = resolve(getter(server="http://cli:2", mode="full"),
-                environ={"LANGFLOW_SERVER_URL": "http://env:1", "LANGFLOW_CONFORMANCE_MODE": "read-only"})
+    s = resolve(
+        getter(server="http://cli:2", mode="full"),
+        environ={"LANGFLOW_SERVER_URL": "http://env:1", "LANGFLOW_CONFORMANCE_MODE": "read-only"},
+    )
     assert (s.server, s.mode) == ("http://cli:2", "full")
 
 

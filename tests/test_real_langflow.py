@@ -36,8 +36,9 @@ def test_api_key_header_against_1_13(tmp_path: Path, langflow_113: Server) -> No
 
 def test_api_key_as_query_parameter(tmp_path: Path, langflow_113: Server) -> None:
     assert langflow_113.api_key
-    result = run_suite(tmp_path, "--server", langflow_113.url, "--auth-in", "query",
-                       env={"LANGFLOW_API_KEY": langflow_113.api_key})
+    result = run_suite(
+        tmp_path, "--server", langflow_113.url, "--auth-in", "query", env={"LANGFLOW_API_KEY": langflow_113.api_key}
+    )
     assert result.code in (0, 1), result.output
     assert result.report()["target"]["auth"] == "api-key (query)"
     assert_no_secret(result, langflow_113.api_key)
@@ -45,8 +46,9 @@ def test_api_key_as_query_parameter(tmp_path: Path, langflow_113: Server) -> Non
 
 def test_username_and_password(tmp_path: Path, langflow_113: Server) -> None:
     server = langflow_113.langflow
-    result = run_suite(tmp_path, "--server", server.url, "--username", server.username,
-                       env={"LANGFLOW_PASSWORD": server.password})
+    result = run_suite(
+        tmp_path, "--server", server.url, "--username", server.username, env={"LANGFLOW_PASSWORD": server.password}
+    )
     assert result.code in (0, 1), result.output
     assert result.report()["target"]["auth"] == f"login as {server.username}"
     assert_no_secret(result, server.password)
