@@ -1,27 +1,40 @@
-"""Turn a catalog entry's documented example into an HTTP request."""
+"""Turn a catalog entry's documented example into an HTTP exchange (streams read with a bounded wait)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from .contract import Endpoint
+from .streams import IDLE_S, StreamResult, is_stream, read_events
+
+
+@dataclass
+class Exchange:
+    """What came back: the response (body read, unless it was a stream) and the stream's events."""
+
+    response: httpx.Response
+    stream: StreamResult | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def example_request(endpoint: Endpoint) -> dict[str, Any]:
     """Keyword arguments for httpx.Client.request (no resource placeholders allowed here)."""
     example = endpoint.example or {}
-    params = dict(example.get("params") or {})
     path = endpoint.path
     query: dict[str, Any] = {}
-    kinds = {p["name"]: p.get("in") for p in endpoint.parameters}
-    for name, value in params.items():
-        if kinds.get(name) == "path":
+    headers: dict[str, str] = {}
+    where = {p["name"]: p.get("in") for p in endpoint.parameters}
+    for name, value in (example.get("params") or {}).items():
+        if where.get(name) == "path":
             path = path.replace("{" + name + "}", str(value))
+        elif where.get(name) == "header":
+            headers[name] = str(value)
         else:
             query[name] = value
-    kwargs: dict[str, Any] = {"method": endpoint.method, "url": path, "params": query}
+    kwargs: dict[str, Any] = {"method": endpoint.method, "url": path, "params": query, "headers": headers}
     if "body" in example:
         content_type = (endpoint.body or {}).get("content_type", "application/json")
         if content_type == "application/x-www-form-urlencoded":
@@ -31,6 +44,21 @@ def example_request(endpoint: Endpoint) -> dict[str, Any]:
     return kwargs
 
 
-def send_example(client: httpx.Client, endpoint: Endpoint) -> httpx.Response:
-    kwargs = example_request(endpoint)
-    return client.request(kwargs.pop("method"), kwargs.pop("url"), **kwargs)
+def send(client: httpx.Client, endpoint: Endpoint, **kwargs: Any) -> Exchange:
+    """Send a request; if the answer is a stream, read its events per the entry's `stream` framing."""
+    method, url = kwargs.pop("method"), kwargs.pop("url")
+    spec = endpoint.stream or {}
+    timeout = client.timeout
+    if spec or any(is_stream(ct) for r in endpoint.responses.values() for ct in r.content_types):
+        timeout = httpx.Timeout(client.timeout.connect or 5.0, read=IDLE_S, connect=client.timeout.connect)
+    with client.stream(method, url, timeout=timeout, **kwargs) as response:
+        content_type = response.headers.get("content-type", "")
+        if is_stream(content_type) and 200 <= response.status_code < 300:
+            framing = spec.get("framing") or ("sse" if content_type.startswith("text/event-stream") else "ndjson")
+            return Exchange(response, read_events(response, framing, spec.get("end_event")))
+        response.read()
+        return Exchange(response)
+
+
+def send_example(client: httpx.Client, endpoint: Endpoint) -> Exchange:
+    return send(client, endpoint, **example_request(endpoint))

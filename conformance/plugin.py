@@ -248,7 +248,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     run = metafunc.config.stash.get(RUN, None)
     reqs: list[Requirement] = []
     if run is not None and run.selected is not None and kinds:
-        reqs = requirements_for(kinds[0], run.selected, run.settings.mode)
+        assert run.target is not None
+        reqs = requirements_for(kinds[0], run.selected, run.settings.mode, run.target.superuser)
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
 
 

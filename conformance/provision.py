@@ -164,22 +164,26 @@ def ensure_installed(version: str, progress: Progress = stderr_progress) -> Path
             f"creating the virtualenv for Langflow {version}",
             120,
         )
-        _run_with_progress(
-            [
-                *uv,
-                "pip",
-                "install",
-                "-p",
-                str(venv / "bin" / "python"),
-                "--exclude-newer",
-                exclude_newer,
-                f"langflow=={version}",
-            ],
-            log,
-            progress,
-            f"installing Langflow {version}",
-            INSTALL_TIMEOUT_S,
-        )
+        install = [*uv, "pip", "install", "-p", str(venv / "bin" / "python"), f"langflow=={version}"]
+        try:
+            _run_with_progress(
+                [*install, "--exclude-newer", exclude_newer],
+                log,
+                progress,
+                f"installing Langflow {version}",
+                INSTALL_TIMEOUT_S,
+            )
+        except ProvisionError:
+            # Some packages' old releases lack upload times on the index (1.1.1's litellm pin resolves
+            # to nothing as of its release date): fall back to today's resolution and say so.
+            if "No solution found" not in log.read_text():
+                raise
+            progress(
+                f"dependencies of Langflow {version} do not resolve as of {exclude_newer}; "
+                "installing with today's versions instead"
+            )
+            exclude_newer = "none (fallback: did not resolve as of the release date)"
+            _run_with_progress(install, log, progress, f"installing Langflow {version}", INSTALL_TIMEOUT_S)
         marker.write_text(
             json.dumps(
                 {

@@ -44,6 +44,8 @@ class TargetInfo:
     anonymous_status: int
     anonymous_refused: bool
     auth: str  # how the suite authenticates: "api-key (header)", "auto_login JWT", ...
+    superuser: bool | None = None  # whether the suite's user is a superuser (whoami), None if unknown
+    auto_login: bool = False  # GET /api/v1/auto_login hands out a token (AUTO_LOGIN on)
     config: dict[str, Any] = field(default_factory=dict)
     embedded: dict[str, Any] | None = None
 
@@ -98,8 +100,14 @@ def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[
     return health.status_code, _json(health), body
 
 
+def _auto_login_token(auto: httpx.Response) -> str | None:
+    body = _json(auto) if auto.status_code == 200 else None
+    token = body.get("access_token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
 def choose_auth(
-    client: httpx.Client, settings: Settings, contract: Contract, url: str, anonymous: httpx.Response
+    settings: Settings, contract: Contract, url: str, anonymous: httpx.Response, auto: httpx.Response
 ) -> httpx.Auth:
     if settings.api_key:
         return auth_mod.ApiKeyAuth(settings.api_key, settings.auth_in)
@@ -110,9 +118,8 @@ def choose_auth(
     if anonymous.status_code not in (401, 403):
         return auth_mod.Anonymous()
     # AUTO_LOGIN servers (1.6+ defaults) refuse anonymous requests but hand out a JWT.
-    auto = client.get(_path(contract, AUTO_LOGIN))
-    token = (_json(auto) or {}).get("access_token") if auto.status_code == 200 else None
-    if isinstance(token, str) and token:
+    token = _auto_login_token(auto)
+    if token:
         return auth_mod.BearerAuth(token, label="auto_login JWT")
     raise CredentialsError(
         f"{url} refuses anonymous requests ({_short(anonymous)}) and auto login is off; "
@@ -140,7 +147,8 @@ def discover(
         health_status, health, version = check_langflow(anon, contract, url)
         try:
             anonymous = anon.get(_path(contract, WHOAMI))
-            chosen = credentials or choose_auth(anon, settings, contract, url, anonymous)
+            auto = anon.get(_path(contract, AUTO_LOGIN))
+            chosen = credentials or choose_auth(settings, contract, url, anonymous, auto)
         except httpx.TransportError as exc:
             raise _unreachable(url, exc) from None
     with make_client(url, chosen, max(timeout, settings.timeout)) as client:
@@ -154,6 +162,7 @@ def discover(
         except httpx.TransportError as exc:
             raise _unreachable(url, exc) from None
     config = _json(config_response) if config_response.status_code == 200 else None
+    me_body = _json(me) if me.status_code == 200 else None
     flags = {k: config[k] for k in CONFIG_FLAGS if isinstance(config, dict) and k in config}
     info = TargetInfo(
         url=url,
@@ -165,5 +174,7 @@ def discover(
         anonymous_refused=anonymous.status_code in (401, 403),
         auth=getattr(chosen, "label", type(chosen).__name__),
         config=flags,
+        auto_login=_auto_login_token(auto) is not None,
+        superuser=me_body.get("is_superuser") if isinstance(me_body, dict) else None,
     )
     return info, chosen

@@ -28,9 +28,19 @@ class Variant:
 @dataclass(frozen=True)
 class ResponseSpec:
     status: int
-    content_type: str | None
+    content_types: tuple[str, ...]  # accepted media types; "image/*" matches any image type
     schema: str | None
     tolerated: tuple[Variant, ...] = ()
+    since: str | None = None  # from this release on, this status replaces the example's (e.g. a 307 redirect)
+    location: str | None = None  # the Location header a redirect carries
+
+    def accepts_content_type(self, header: str) -> bool:
+        actual = header.split(";")[0].strip().lower()
+        for wanted in self.content_types:
+            wanted = wanted.lower()
+            if actual == wanted or (wanted.endswith("/*") and actual.startswith(wanted[:-1])):
+                return True
+        return not self.content_types
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,19 @@ class Endpoint:
     def operation(self) -> str:
         return f"{self.method} {self.path}"
 
+    def expected_status(self, release: str) -> int | None:
+        """The status the documented example should get from this release."""
+        version = Version(release)
+        superseding = [r for r in self.responses.values() if r.since and version >= Version(r.since)]
+        if superseding:
+            return max(superseding, key=lambda r: Version(r.since or "0")).status
+        status = (self.example or {}).get("status")
+        return int(status) if status is not None else None
+
+    def documented_statuses(self, release: str) -> dict[int, ResponseSpec]:
+        version = Version(release)
+        return {s: r for s, r in self.responses.items() if not r.since or version >= Version(r.since)}
+
     def not_applicable_reason(self, release: str, edition: str) -> str | None:
         """Why this endpoint is outside the target's contract edition, or None when it applies."""
         if self.in_editions is not None and edition not in self.in_editions:
@@ -91,11 +114,16 @@ def _variant(raw: dict[str, Any]) -> Variant:
 
 def _response(status: Any, raw: dict[str, Any] | None) -> ResponseSpec:
     raw = raw or {}
+    content_type = raw.get("content_type")
     return ResponseSpec(
         status=int(status),
-        content_type=raw.get("content_type"),
+        content_types=tuple(content_type)
+        if isinstance(content_type, list)
+        else ((content_type,) if content_type else ()),
         schema=raw.get("schema"),
         tolerated=tuple(_variant(v) for v in raw.get("tolerated", ()) or ()),
+        since=str(raw["since"]) if raw.get("since") else None,
+        location=raw.get("location"),
     )
 
 

@@ -1,0 +1,84 @@
+"""Read streamed responses (NDJSON lines, SSE events) with a bounded wait, so a stream that never
+ends (logs, MCP SSE) cannot hang the run."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+STREAM_CONTENT_TYPES = ("text/event-stream", "application/x-ndjson")
+OBSERVE_S = 3.0  # how long to watch a stream that has no documented end event
+IDLE_S = 3.0  # a stream silent this long is considered idle (httpx read timeout)
+MAX_EVENTS = 2000
+
+
+@dataclass
+class StreamResult:
+    events: list[Any] = field(default_factory=list)
+    ended: bool = False  # the server closed the stream
+    saw_end_event: bool = False
+    idle: bool = False  # we stopped because nothing came for IDLE_S
+    framing: str = "ndjson"
+
+
+def is_stream(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in STREAM_CONTENT_TYPES
+
+
+def _value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # a literal line such as "keepalive" or "[DONE]"
+
+
+def event_type(event: Any) -> str | None:
+    """The documented event name: {"event": name, ...} objects, or a literal line."""
+    if isinstance(event, dict) and isinstance(event.get("event"), str):
+        return str(event["event"])
+    if isinstance(event, str):
+        return event
+    return None
+
+
+def read_events(
+    response: httpx.Response, framing: str, end_event: str | None, observe_s: float = OBSERVE_S
+) -> StreamResult:
+    """NDJSON: every non-empty line is one event. SSE: `event:`/`data:` fields up to a blank line,
+    each event as {"event": name, "data": parsed data}."""
+    result = StreamResult(framing=framing)
+    deadline = time.monotonic() + observe_s
+    pending: dict[str, list[str]] = {}
+
+    def flush_sse() -> None:
+        if pending.get("data") or pending.get("event"):
+            data = "\n".join(pending.get("data", []))
+            result.events.append({"event": (pending.get("event") or ["message"])[-1], "data": _value(data)})
+        pending.clear()
+
+    try:
+        for line in response.iter_lines():
+            if framing == "sse":
+                if not line.strip():
+                    flush_sse()
+                elif not line.startswith(":") and ":" in line:
+                    name, _, value = line.partition(":")
+                    pending.setdefault(name.strip(), []).append(value.removeprefix(" "))
+            elif line.strip():
+                result.events.append(_value(line.strip()))
+            if end_event and result.events and event_type(result.events[-1]) == end_event:
+                result.saw_end_event = True
+                return result
+            if len(result.events) >= MAX_EVENTS or (end_event is None and time.monotonic() > deadline):
+                return result
+        if framing == "sse":
+            flush_sse()
+            result.saw_end_event = bool(end_event and result.events and event_type(result.events[-1]) == end_event)
+        result.ended = True
+    except httpx.ReadTimeout:
+        result.idle = True
+    return result

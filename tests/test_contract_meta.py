@@ -1,0 +1,237 @@
+"""Meta-tests of the contract data (no server needed): schemas are valid and not vacuous, every
+documented example validates, every documented operation is in the catalog, every entry has a source."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from conformance.contract import load_contract
+from conformance.contract.catalog import AUTH_VALUES, SAFETY_VALUES, build_endpoint
+from conformance.contract.documents import covers, documented_operations, headings, normalize
+from conformance.contract.schemas import ID_BASE
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO.parent / "shared" / "langflow-docs"
+NOTES = REPO.parent / "shared" / "reference" / "langflow-api-notes.md"
+EXAMPLES = sorted((REPO / "fixtures" / "doc-examples").glob("*.json"))
+CONTRACT = load_contract()
+needs_docs = pytest.mark.skipif(not DOCS.is_dir(), reason="needs ../shared/langflow-docs beside the repository")
+
+
+def all_entries() -> list[tuple[str, dict[str, Any]]]:
+    return [(group, raw) for group, raw, _ in CONTRACT.catalog.entries]
+
+
+def edition_views() -> list[Any]:
+    """Every entry as each edition sees it (overrides applied)."""
+    return [e for edition in CONTRACT.editions.ids for e in CONTRACT.catalog.resolve(edition)]
+
+
+@pytest.mark.parametrize("ref", sorted(CONTRACT.schemas.by_ref))
+def test_schema_is_valid_draft_2020_12_with_id_and_local_refs(ref: str) -> None:
+    schema = CONTRACT.schemas.schema(ref)
+    Draft202012Validator.check_schema(schema)
+    assert schema.get("$schema") == "https://json-schema.org/draft/2020-12/schema"
+    assert schema.get("$id") == ID_BASE + ref
+    for target in re.findall(r'"\$ref":\s*"([^"]+)"', json.dumps(schema)):
+        assert target.startswith("#") or target.split("#")[0].removeprefix(ID_BASE) in CONTRACT.schemas, target
+
+
+@pytest.mark.parametrize("ref", sorted(CONTRACT.schemas.by_ref))
+def test_no_schema_accepts_everything(ref: str) -> None:
+    accepted = [v for v in (None, {}, [], "x", 0, True) if not CONTRACT.schemas.errors(ref, v)]
+    assert len(accepted) < 6, f"{ref} accepts every kind of value"
+    if CONTRACT.schemas.schema(ref).get("required"):
+        assert CONTRACT.schemas.errors(ref, {}), f"{ref} accepts an empty object despite required fields"
+
+
+def referenced_schemas() -> set[str]:
+    refs: set[str] = set()
+    for _, raw in all_entries():
+        text = json.dumps(raw)
+        refs |= set(re.findall(r'"schema":\s*"([^"]+\.json)"', text))
+    for schema in CONTRACT.schemas.by_ref.values():
+        refs |= {t.split("#")[0].removeprefix(ID_BASE) for t in re.findall(r'"\$ref":\s*"([^"#]+)', json.dumps(schema))}
+    return refs
+
+
+def test_every_schema_is_used_and_every_reference_exists() -> None:
+    used = referenced_schemas()
+    standalone = {"report.schema.json"}  # validates reports, not responses
+    assert sorted(set(CONTRACT.schemas.by_ref) - used - standalone) == [], "schemas nothing refers to"
+    assert sorted(used - set(CONTRACT.schemas.by_ref)) == [], "references to schemas that do not exist"
+
+
+@pytest.mark.parametrize(("group", "raw"), all_entries(), ids=[raw["id"] for _, raw in all_entries()])
+def test_catalog_entry_is_complete(group: str, raw: dict[str, Any]) -> None:
+    endpoint = build_endpoint(group, raw)
+    assert endpoint.id.startswith(group + "."), "ids start with their group"
+    assert endpoint.auth in AUTH_VALUES and endpoint.safety in SAFETY_VALUES
+    assert endpoint.path.startswith("/") and endpoint.method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "WS")
+    assert endpoint.responses or endpoint.method == "WS", "documented statuses"
+    assert endpoint.sources, "every entry cites its source"
+    for edition in (raw.get("in_editions") or []) + list(raw.get("editions") or {}):
+        assert CONTRACT.editions.get(str(edition)), f"unknown edition {edition}"
+
+
+def test_ids_are_unique() -> None:
+    ids = [raw["id"] for _, raw in all_entries()]
+    assert len(ids) == len(set(ids))
+
+
+@needs_docs
+def test_every_source_exists_in_its_document() -> None:
+    missing = []
+    cache: dict[str, set[str]] = {}
+    for endpoint in edition_views():
+        for source in endpoint.sources:
+            document = str(source["document"])
+            path = NOTES if document == NOTES.name else DOCS / document
+            assert path.is_file(), f"{endpoint.id}: no document {document}"
+            if path == NOTES:
+                continue
+            known = cache.setdefault(document, headings(path))
+            section = str(source["section"])
+            parts = [p.strip() for p in section.split("/")]
+            if not any(p in known for p in parts):
+                missing.append(f"{endpoint.id}: {document} has no section {section!r}")
+    assert missing == []
+
+
+@needs_docs
+def test_every_documented_operation_is_in_the_catalog() -> None:
+    patterns = {(e.method, normalize(p)) for e in edition_views() for p in (e.path, *e.aliases)}
+    missing = sorted(
+        {
+            f"{op.method} {op.path} ({op.document}:{op.line})"
+            for op in documented_operations(DOCS)
+            if not any(m == op.method and covers(p, op.path) for m, p in patterns)
+        }
+    )
+    assert missing == []
+
+
+@needs_docs
+@pytest.mark.parametrize("path", ["/health", "/health_check", "/logs", "/logs-stream"])
+def test_root_endpoints_named_by_the_brief_are_in_the_catalog(path: str) -> None:
+    assert any(e.path == path for e in edition_views())
+
+
+def load_example(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def example_schema(example: dict[str, Any]) -> str:
+    endpoint = CONTRACT.select("99.0.0" if example["edition"] != "1.1" else "1.1.1", example["edition"]).endpoint(
+        example["endpoint"]
+    )
+    spec = endpoint.responses[int(example["status"])]
+    if example.get("variant"):
+        variant = next(v for v in spec.tolerated if v.id == example["variant"])
+        assert variant.schema
+        return variant.schema
+    if endpoint.stream and spec.schema:
+        return spec.schema
+    assert spec.schema, f"{example['endpoint']} {example['status']} has no schema"
+    return spec.schema
+
+
+def instances(example: dict[str, Any], schema_ref: str) -> list[Any]:
+    """The example body, or each event of a documented stream."""
+    body = example["body"]
+    endpoint_stream = isinstance(body, list) and schema_ref.endswith((".event.json", ".events.json"))
+    return body if endpoint_stream else [body]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_documented_example_validates_and_cites_its_line(path: Path) -> None:
+    example = load_example(path)
+    ref = example_schema(example)
+    for instance in instances(example, ref):
+        assert CONTRACT.schemas.errors(ref, instance) == []
+    source = example["source"]
+    if DOCS.is_dir():
+        lines = (DOCS / source["document"]).read_text().splitlines()
+        assert 1 <= source["line"] <= len(lines)
+        assert source["section"] in headings(DOCS / source["document"])
+
+
+def broken_variants(instance: Any, schema: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Realistic breaks: drop a required field, change a required field's type (on the object or the first item)."""
+    if isinstance(instance, list) and instance:
+        return [
+            (f"[0] {what}", [broken, *instance[1:]])
+            for what, broken in broken_variants(instance[0], schema.get("items", {}))
+        ]
+    if not isinstance(instance, dict):
+        return []
+    required = [k for k in schema.get("required", []) if k in instance]
+    if not required:
+        required = [k for k in instance if k in schema.get("properties", {})]
+    if not required and instance:  # a map (e.g. timestamp -> log line): break one of its values
+        key = next(iter(instance))
+        return [(f"{key} with another type", {**instance, key: 12345 if isinstance(instance[key], str) else "x"})]
+    variants = []
+    for key in required[:1]:
+        dropped = copy.deepcopy(instance)
+        del dropped[key]
+        variants.append((f"without {key}", dropped))
+    for key in required:
+        value = instance[key]
+        changed = copy.deepcopy(instance)
+        changed[key] = 12345 if isinstance(value, str) else "not-the-documented-type"
+        variants.append((f"{key} with another type", changed))
+    return variants
+
+
+def resolved(ref: str) -> dict[str, Any]:
+    schema = CONTRACT.schemas.schema(ref)
+    if "$ref" in schema and len(schema) <= 5:
+        target = schema["$ref"].split("#")[0].removeprefix(ID_BASE)
+        return CONTRACT.schemas.schema(target) if target in CONTRACT.schemas else schema
+    return schema
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_schema_rejects_broken_variants_of_its_example(path: Path) -> None:
+    example = load_example(path)
+    ref = example_schema(example)
+    candidates = instances(example, ref)
+    instance = next((i for i in candidates if isinstance(i, (dict, list))), candidates[0])
+    variants = broken_variants(instance, resolved(ref))
+    assert variants, f"{path.name}: nothing to break (no documented fields)"
+    accepted = [what for what, broken in variants if not CONTRACT.schemas.errors(ref, broken)]
+    # every type change must be caught; a dropped field only where the documents present it as always there
+    assert not [a for a in accepted if "another type" in a], f"{ref} accepts {accepted}"
+    assert len(accepted) < len(variants), f"{ref} accepts every broken variant: {accepted}"
+
+
+def test_every_response_schema_has_a_documented_example_or_its_own() -> None:
+    """A response schema is only proven non-vacuous by breaking a realistic instance of it."""
+    with_examples = {example_schema(load_example(p)) for p in EXAMPLES}
+    without = []
+    for ref in sorted(CONTRACT.schemas.by_ref):
+        if ref.endswith(".request.json") or ref.startswith("common/") or ref == "report.schema.json":
+            continue
+        if ref not in with_examples and not CONTRACT.schemas.schema(ref).get("examples"):
+            without.append(ref)
+    assert without == []
+
+
+@pytest.mark.parametrize(
+    "ref", sorted(r for r in CONTRACT.schemas.by_ref if CONTRACT.schemas.schema(r).get("examples"))
+)
+def test_schema_own_examples_validate_and_break(ref: str) -> None:
+    schema = CONTRACT.schemas.schema(ref)
+    for instance in schema["examples"]:
+        assert CONTRACT.schemas.errors(ref, instance) == []
+        variants = broken_variants(instance, schema)
+        if variants:
+            assert any(CONTRACT.schemas.errors(ref, b) for _, b in variants), f"{ref} accepts every broken variant"
