@@ -55,7 +55,7 @@ def test_username_and_password(tmp_path: Path, langflow_113: Server) -> None:
 
 
 def test_wrong_key_exits_2(tmp_path: Path, langflow_113: Server) -> None:
-    wrong = "sk-wrongwrongwrongwrongwrongwrongwrongwrong123"
+    wrong = "sk-wrong-" + "x" * 40
     result = run_suite(tmp_path, "--server", langflow_113.url, "--api-key", wrong)
     assert result.code == EXIT_USAGE, result.output
     assert "rejected the credentials given with --api-key" in result.output

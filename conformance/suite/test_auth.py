@@ -12,7 +12,7 @@ from conformance.contract import SelectedContract
 from conformance.requirements import Requirement
 from conformance.target import TargetInfo
 
-WRONG_KEY = "sk-langflow-conformance-wrong-key-0000000000"
+WRONG_KEY = "sk-lfc-wrong-key-00000000"
 
 
 @pytest.mark.auth
