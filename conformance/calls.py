@@ -20,9 +20,29 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
 
 
-def example_request(endpoint: Endpoint) -> dict[str, Any]:
-    """Keyword arguments for httpx.Client.request (no resource placeholders allowed here)."""
-    example = endpoint.example or {}
+def stand_in(value: Any, filler: str) -> Any:
+    """Replace resource placeholders ("@flow.id") with a filler: for requests that must be refused
+    before the resource matters (auth), an unknown id is as good as a real one."""
+    if isinstance(value, str) and value.startswith("@"):
+        return filler
+    if isinstance(value, dict):
+        return {k: stand_in(v, filler) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stand_in(v, filler) for v in value]
+    return value
+
+
+def example_request(endpoint: Endpoint, filler: str | None = None) -> dict[str, Any]:
+    """Keyword arguments for httpx.Client.request. Resource placeholders stay as they are unless
+    `filler` replaces them; required parameters the example leaves out get the filler too."""
+    example = dict(endpoint.example or {})
+    if filler is not None:
+        example = stand_in(example, filler)
+        params = dict(example.get("params") or {})
+        for p in endpoint.parameters:
+            if p.get("required") and p["name"] not in params:
+                params[p["name"]] = filler
+        example["params"] = params
     path = endpoint.path
     query: dict[str, Any] = {}
     headers: dict[str, str] = {}

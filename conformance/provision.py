@@ -31,7 +31,7 @@ INSTALL_TIMEOUT_S = 1800.0
 # Resolve dependencies as of a few days after the release: old releases break against today's
 # packages (1.4.3 + a current elevenlabs fails at import, notes §12).
 EXCLUDE_NEWER_AFTER_RELEASE = dt.timedelta(days=3)
-PYPI_JSON = "https://pypi.org/pypi/langflow/{version}/json"
+PYPI_JSON = "https://pypi.org/pypi/langflow/json"  # the project document lists every release's files
 
 # What the embedded server is started with, recorded in the report: every documented feature
 # reachable, so that no skip is caused by our own server's configuration (DESIGN.md).
@@ -73,22 +73,18 @@ def release_date(version: str) -> dt.datetime:
     known = json.loads(cache.read_text()) if cache.is_file() else {}
     if version not in known:
         try:
-            with urllib.request.urlopen(PYPI_JSON.format(version=version), timeout=30) as response:
-                data = json.load(response)
+            with urllib.request.urlopen(PYPI_JSON, timeout=30) as response:
+                releases = json.load(response).get("releases", {})
         except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                raise ProvisionError(
-                    f"Langflow {version} is not a release on PyPI; pick another --langflow-version"
-                ) from None
-            raise ProvisionError(f"PyPI answered {exc.code} for Langflow {version}; try again later") from None
+            raise ProvisionError(f"PyPI answered {exc.code} for the Langflow project; try again later") from None
         except (urllib.error.URLError, TimeoutError) as exc:
             raise ProvisionError(
                 f"cannot reach PyPI to look up Langflow {version} ({exc}); "
                 "give --server to test a running Langflow instead"
             ) from None
-        files = data.get("urls") or []
+        files = releases.get(version)
         if not files:
-            raise ProvisionError(f"Langflow {version} has no files on PyPI; pick another --langflow-version")
+            raise ProvisionError(f"Langflow {version} is not a release on PyPI; pick another --langflow-version")
         known[version] = min(f["upload_time_iso_8601"] for f in files)
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(known, indent=1, sort_keys=True))

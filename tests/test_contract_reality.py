@@ -35,11 +35,17 @@ def check_reads(tmp_path: Path, server: Server, release: str) -> None:
     ran = [r for r in report["requirements"] if r["outcome"] in ("pass", "fail")]
     assert len(ran) >= 5, "too few reads ran to say anything"
     known = written_up()
-    unexplained = [f"{r['id']}: {r.get('message', '')}" for r in ran
-                   if r["outcome"] == "fail" and release not in known.get(r["id"], set())]
+    unexplained = [
+        f"{r['id']}: {r.get('message', '')}"
+        for r in ran
+        if r["outcome"] == "fail" and release not in known.get(r["id"], set())
+    ]
     assert unexplained == [], "failures that docs/findings.md does not write up"
-    stale = [rid for rid, releases in known.items() if release in releases
-             and any(r["id"] == rid and r["outcome"] == "pass" for r in ran)]
+    stale = [
+        rid
+        for rid, releases in known.items()
+        if release in releases and any(r["id"] == rid and r["outcome"] == "pass" for r in ran)
+    ]
     assert stale == [], "findings that no longer happen"
 
 

@@ -12,6 +12,7 @@ from conformance.contract import SelectedContract
 from conformance.requirements import Requirement
 from conformance.target import TargetInfo
 
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 WRONG_KEY = "sk-lfc-wrong-key-00000000"
 
 
@@ -30,7 +31,9 @@ def test_auth_required(
             "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN "
             "is on, and it is on here (1.5.0 release notes, notes §3)"
         )
-    request = example_request(endpoint) if endpoint.example else {"method": endpoint.method, "url": endpoint.path}
-    checks.is_refused(endpoint, send(lf_anonymous, endpoint, **request).response, "no credentials")
+    # Unknown ids stand in for resources: the request must be refused before they matter.
+    request = example_request(endpoint, filler=UNKNOWN_ID)
+    unknown_ids = UNKNOWN_ID in request["url"]
+    checks.is_refused(endpoint, send(lf_anonymous, endpoint, **request).response, "no credentials", unknown_ids)
     wrong = {**request, "headers": {**request.get("headers", {}), API_KEY_HEADER: WRONG_KEY}}
-    checks.is_refused(endpoint, send(lf_anonymous, endpoint, **wrong).response, "a wrong x-api-key")
+    checks.is_refused(endpoint, send(lf_anonymous, endpoint, **wrong).response, "a wrong x-api-key", unknown_ids)

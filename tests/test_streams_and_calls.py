@@ -1,0 +1,75 @@
+"""Stream framing (NDJSON lines, SSE events), bounded waits, stand-in ids and release-dependent statuses."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conformance import streams
+from conformance.calls import example_request
+from conformance.contract import load_contract
+from conformance.contract.catalog import build_endpoint
+
+
+def streamed(body: bytes, content_type: str = "text/event-stream") -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": content_type}, content=body)
+
+
+def test_ndjson_lines_in_an_event_stream_end_at_the_end_event() -> None:
+    body = b'{"event": "add_message", "data": {}}\n\n{"event": "end", "data": {"result": {}}}\n\n{"event": "x"}\n'
+    result = streams.read_events(streamed(body), "ndjson", "end")
+    assert [streams.event_type(e) for e in result.events] == ["add_message", "end"]
+    assert result.saw_end_event
+
+
+def test_literal_lines_are_kept_as_strings() -> None:
+    result = streams.read_events(streamed(b'keepalive\n\n{"1736355791151": "a log line"}\n'), "ndjson", None)
+    assert result.events == ["keepalive", {"1736355791151": "a log line"}] and result.ended
+
+
+def test_sse_events() -> None:
+    body = b'event: endpoint\ndata: /api/v1/mcp/?session_id=1\n\n: comment\ndata: {"jsonrpc": "2.0"}\n\n'
+    result = streams.read_events(streamed(body), "sse", None)
+    assert result.events == [
+        {"event": "endpoint", "data": "/api/v1/mcp/?session_id=1"},
+        {"event": "message", "data": {"jsonrpc": "2.0"}},
+    ]
+
+
+def test_a_stream_without_its_end_event_is_reported() -> None:
+    result = streams.read_events(streamed(b'{"event": "add_message"}\n'), "ndjson", "end")
+    assert result.ended and not result.saw_end_event
+
+
+def test_an_idle_stream_stops_the_wait() -> None:
+    class Idle(httpx.SyncByteStream):
+        def __iter__(self):
+            yield b'{"event": "token"}\n'
+            raise httpx.ReadTimeout("idle")
+
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Idle())
+    result = streams.read_events(response, "ndjson", "end")
+    assert result.idle and len(result.events) == 1 and not result.saw_end_event
+
+
+def test_stand_in_ids_fill_placeholders_and_required_parameters() -> None:
+    endpoint = build_endpoint(
+        "monitor",
+        {
+            "id": "monitor.builds-read",
+            "method": "GET",
+            "path": "/api/v1/monitor/builds",
+            "sources": [{}],
+            "request": {"parameters": [{"name": "flow_id", "in": "query", "required": True}]},
+            "responses": {"200": {}},
+            "example": {"status": 200, "params": {"flow_id": "@flow.id"}},
+        },
+    )
+    assert example_request(endpoint)["params"] == {"flow_id": "@flow.id"}
+    assert example_request(endpoint, filler="ID")["params"] == {"flow_id": "ID"}
+
+
+@pytest.mark.parametrize(("release", "status"), [("1.1.1", 200), ("1.4.3", 307), ("1.13.0", 307)])
+def test_folders_redirect_from_1_4(release: str, status: int) -> None:
+    contract = load_contract().select(release)
+    assert contract.endpoint("projects.folders-list").expected_status(release) == status
