@@ -20,7 +20,7 @@ from .contract import Contract, SelectedContract, load_contract
 from .errors import ConformanceError, OptionError
 from .ledger import Ledger, new_run_id
 from .options import OPTIONS, Settings, resolve
-from .provision import EmbeddedLangflow, provision, stderr_progress
+from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
 from .report import write as write_report
 from .requirements import KINDS, NOT_APPLICABLE, Requirement, requirements_for
@@ -123,6 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pytest.exit(exc.message, returncode=exc.exit_code)
     for secret in (settings.api_key, settings.token, settings.password):
         SECRETS.add(secret)
+    terminate_like_interrupt()
     run = Run(settings=settings, run_id=new_run_id(), contract=load_contract())
     run.worker = hasattr(config, "workerinput")
     config.stash[RUN] = run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import fcntl
@@ -199,6 +200,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_RUNNING: list[EmbeddedLangflow] = []
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Last resort: whatever ends the interpreter, no embedded server outlives it."""
+    for server in list(_RUNNING):
+        server.stop()
+
+
+def terminate_like_interrupt() -> None:
+    """Make SIGTERM (a CI job cancelled, `kill`) unwind like Ctrl-C, so teardown and the ledger run."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 @dataclass
 class EmbeddedLangflow:
     version: str
@@ -250,6 +271,7 @@ class EmbeddedLangflow:
         ]
         progress(f"starting Langflow {self.version} on {self.url} (usually 30-60 s)")
         started = time.monotonic()
+        _RUNNING.append(self)
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
                 cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
@@ -285,6 +307,7 @@ class EmbeddedLangflow:
             return False
 
     def stop(self) -> None:
+        _RUNNING[:] = [s for s in _RUNNING if s is not self]
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):

@@ -14,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.provision import EmbeddedLangflow, provision
+from conformance.provision import EmbeddedLangflow, provision, terminate_like_interrupt
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    terminate_like_interrupt()  # a cancelled CI job still stops the servers the tests started
     config.addinivalue_line("markers", "real_langflow: starts a real Langflow release (slow: 40-90 s per release)")
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,7 +97,41 @@ def test_embedded_default_provisions_runs_and_stops_1_13(tmp_path: Path) -> None
     assert "installing Langflow" in result.output or "starting Langflow 1.13.0" in result.output
     assert "stopping the embedded Langflow 1.13.0" in result.output
     port = embedded["port"]
-    import socket
-
     with socket.socket() as sock:  # the server is gone
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_the_embedded_run_stops_the_server(tmp_path: Path, signum: int) -> None:
+    """Ctrl-C (or a cancelled CI job's SIGTERM) once the server is up: readable end, server stopped."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        "--report-dir",
+        str(tmp_path / "reports"),
+    ]
+    process = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    lines: list[str] = []
+    port = None
+    for line in process.stdout:
+        lines.append(line)
+        found = re.search(r"starting Langflow \S+ on http://127.0.0.1:(\d+)", line)
+        port = int(found[1]) if found else port
+        if "is ready after" in line:
+            process.send_signal(signum)
+            break
+    output = "".join(lines) + process.stdout.read()
+    code = process.wait(timeout=60)
+    assert port is not None, output
+    assert code == 2, output  # pytest's "interrupted"
+    assert "stopping the embedded Langflow 1.13.0" in output, output
+    assert "INTERNALERROR" not in output
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "the embedded server outlived the run"
