@@ -13,15 +13,18 @@ from .schemas import SchemaStore
 
 
 def contract_root() -> Path:
-    """schemas/ of the checkout (editable install) or conformance/schemas inside a wheel."""
+    """schemas/ of the repository the package is installed from (pip install -e)."""
     override = os.environ.get("LANGFLOW_CONFORMANCE_CONTRACT")  # the project's own tests use a copy
     if override:
         return Path(override)
     package = Path(__file__).resolve().parents[1]
-    for candidate in (package.parent / "schemas", package / "schemas"):
-        if (candidate / "editions.yaml").is_file():
-            return candidate
-    raise FileNotFoundError(f"contract data (schemas/editions.yaml) not found beside {package}")
+    candidate = package.parent / "schemas"
+    if (candidate / "editions.yaml").is_file():
+        return candidate
+    raise FileNotFoundError(
+        f"contract data (schemas/editions.yaml) not found beside {package}; install the repository "
+        "with pip install -e, or point LANGFLOW_CONFORMANCE_CONTRACT at a schemas/ directory"
+    )
 
 
 @dataclass
