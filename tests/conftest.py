@@ -84,9 +84,8 @@ class Result:
         return "".join(p.read_text(errors="replace") for p in self.report_dir.rglob("*") if p.is_file())
 
 
-def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:
-    """`pytest --pyargs conformance.suite ARGS` in a subprocess, from a directory outside the repo."""
-    report_dir = tmp_path / "reports"
+def suite_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """`pytest --pyargs conformance.suite ARGS` with reports under tmp_path, and a clean environment."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
     full_env.update(env or {})
     cmd = [
@@ -98,9 +97,16 @@ def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, tim
         "-p",
         "no:cacheprovider",
         "--report-dir",
-        str(report_dir),
+        str(tmp_path / "reports"),
         *args,
     ]
+    return cmd, full_env
+
+
+def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:
+    """Run the suite in a subprocess, from a directory outside the repository."""
+    cmd, full_env = suite_command(tmp_path, *args, env=env)
+    report_dir = tmp_path / "reports"
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout)
     return Result(done.returncode, done.stdout + done.stderr, time.monotonic() - started, report_dir)

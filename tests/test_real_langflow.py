@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conformance.errors import EXIT_USAGE
 
-from .conftest import Server, run_suite
+from .conftest import Server, run_suite, suite_command
 
 pytestmark = pytest.mark.real_langflow
 
@@ -104,18 +102,7 @@ def test_embedded_default_provisions_runs_and_stops_1_13(tmp_path: Path) -> None
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupting_the_embedded_run_stops_the_server(tmp_path: Path, signum: int) -> None:
     """Ctrl-C (or a cancelled CI job's SIGTERM) once the server is up: readable end, server stopped."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "--report-dir",
-        str(tmp_path / "reports"),
-    ]
+    cmd, env = suite_command(tmp_path)
     process = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert process.stdout is not None
     lines: list[str] = []
