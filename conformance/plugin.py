@@ -25,7 +25,7 @@ from .report import build as build_report
 from .report import write as write_report
 from .requirements import KINDS, NOT_APPLICABLE, Requirement, requirements_for
 from .secrets import SECRETS, mask
-from .target import TargetInfo, discover
+from .target import LOGIN, TargetInfo, discover
 
 SUITE_DIR = Path(__file__).parent / "suite"
 SUITE_MODULE = "conformance.suite"
@@ -50,6 +50,7 @@ class Run:
     client: httpx.Client | None = None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     report_path: Path | None = None
+    report: dict[str, Any] | None = None
     worker: bool = False
     closed: bool = False
 
@@ -154,9 +155,15 @@ def _run_scoped_api_key(run: Run) -> None:
     created = response.json()
     SECRETS.add(created["api_key"])
     key_path = delete.path.replace("{api_key_id}", str(created["id"]))
-    login_client = client
     assert run.ledger is not None
-    run.ledger.add("api-key", created["id"], lambda: login_client.request(delete.method, key_path))
+
+    def delete_key() -> None:
+        try:
+            client.request(delete.method, key_path)
+        finally:
+            client.close()  # the login client lives only until the key it made is gone
+
+    run.ledger.add("api-key", created["id"], delete_key)
     run.auth = auth_mod.ApiKeyAuth(created["api_key"])
     run.client = None  # the next request uses the key; the login client stays for the ledger
     assert run.target is not None
@@ -170,7 +177,7 @@ def _discover(run: Run) -> None:
         run.embedded = provision(settings.langflow_version)
         url = run.embedded.url
         credentials = auth_mod.LoginAuth(
-            url, run.contract.endpoint("auth.login").path, run.embedded.username, run.embedded.password
+            url, run.contract.endpoint(LOGIN).path, run.embedded.username, run.embedded.password
         )
     else:
         assert settings.server is not None
@@ -334,15 +341,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "exit_status": int(exitstatus),
         "cleanup_failures": run.ledger.failures if run.ledger else [],
     }
-    report = build_report(header, list(run.results.values()))
-    run.report_path = write_report(report, run.settings.report_dir / run.run_id)
+    run.report = build_report(header, list(run.results.values()))
+    run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     run = config.stash.get(RUN, None)
-    if run is None or run.report_path is None:
+    if run is None or run.report is None:
         return
-    report = json.loads(run.report_path.read_text())
+    report = run.report
     tr = terminalreporter
     tr.section("langflow conformance")
     tr.write_line(
