@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import socket
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from .contract import Endpoint
-from .streams import IDLE_S, StreamResult, is_stream, read_events
+from .resources import Resources, multipart
+from .streams import StreamResult, is_stream, read_events
 
 
 @dataclass
@@ -20,22 +26,44 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
 
 
-def stand_in(value: Any, filler: str) -> Any:
-    """Replace resource placeholders ("@flow.id") with a filler: for requests that must be refused
-    before the resource matters (auth), an unknown id is as good as a real one."""
+def substitute(value: Any, replace: Callable[[str], Any]) -> Any:
+    """Replace every resource placeholder ("@flow.id") in an example request."""
     if isinstance(value, str) and value.startswith("@"):
-        return filler
+        return replace(value)
     if isinstance(value, dict):
-        return {k: stand_in(v, filler) for k, v in value.items()}
+        return {k: substitute(v, replace) for k, v in value.items()}
     if isinstance(value, list):
-        return [stand_in(v, filler) for v in value]
+        return [substitute(v, replace) for v in value]
     return value
 
 
-def example_request(endpoint: Endpoint, filler: str | None = None) -> dict[str, Any]:
-    """Keyword arguments for httpx.Client.request. Resource placeholders stay as they are unless
-    `filler` replaces them; required parameters the example leaves out get the filler too."""
-    example = dict(endpoint.example or {})
+def stand_in(value: Any, filler: str) -> Any:
+    """Placeholders become a filler: for requests that must be refused before the resource matters
+    (auth), or answered 404 (negative), an unknown id is as good as a real one."""
+    return substitute(value, lambda _: filler)
+
+
+def _rename(body: Any, fields: list[str], new_name: Callable[[], str]) -> Any:
+    """A create or rename example gets run-prefixed names, so --sweep can always find what it made
+    (the top-level object, or each object of a top-level list, as in a batch create)."""
+    if isinstance(body, dict):
+        renamed = {k: (new_name() if k in fields and isinstance(v, str) else v) for k, v in body.items()}
+        return {k: (_rename(v, fields, new_name) if isinstance(v, list) else v) for k, v in renamed.items()}
+    if isinstance(body, list):
+        return [_rename(v, fields, new_name) if isinstance(v, dict) else v for v in body]
+    return body
+
+
+def example_request(
+    endpoint: Endpoint, filler: str | None = None, resources: Resources | None = None, fresh: bool = False
+) -> dict[str, Any]:
+    """Keyword arguments for httpx.Client.request from the entry's documented example.
+
+    With `filler`, placeholders and missing required parameters get that stand-in; with
+    `resources`, placeholders become resources the run created (`fresh` ones for requests that may
+    change or delete them), and created names carry the run prefix."""
+    example = {k: v for k, v in (endpoint.example or {}).items() if k != "files"}
+    parts = dict((endpoint.example or {}).get("files") or {})
     if filler is not None:
         example = stand_in(example, filler)
         params = dict(example.get("params") or {})
@@ -43,6 +71,17 @@ def example_request(endpoint: Endpoint, filler: str | None = None) -> dict[str, 
             if p.get("required") and p["name"] not in params:
                 params[p["name"]] = filler
         example["params"] = params
+    elif resources is not None:
+        example = substitute(example, resources.placeholders(fresh))
+        naming = resources.kinds.naming(endpoint.id)
+        if naming is not None:
+            kind, fields = naming
+            if "body" in example:
+                example["body"] = _rename(example["body"], fields, lambda: resources.new_name(kind.name))
+            parts = {
+                f: {**part, "filename": f"{resources.new_name(kind.name)}-{part.get('filename', f)}"}
+                for f, part in parts.items()
+            }
     path = endpoint.path
     query: dict[str, Any] = {}
     headers: dict[str, str] = {}
@@ -61,24 +100,68 @@ def example_request(endpoint: Endpoint, filler: str | None = None) -> dict[str, 
             kwargs["data"] = example["body"]
         else:
             kwargs["json"] = example["body"]
+    if parts:
+        contents = resources.content if resources is not None else (lambda ref: (filler or ref).encode())
+        kwargs["files"] = multipart(parts, contents)
     return kwargs
 
 
 def send(client: httpx.Client, endpoint: Endpoint, **kwargs: Any) -> Exchange:
     """Send a request; if the answer is a stream, read its events per the entry's `stream` framing."""
-    method, url = kwargs.pop("method"), kwargs.pop("url")
+    if not endpoint.stream and not any(is_stream(ct) for r in endpoint.responses.values() for ct in r.content_types):
+        return Exchange(client.request(**kwargs))
+    return _send_streaming(client, endpoint, kwargs)
+
+
+def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, Any]) -> Exchange:
+    """The request runs in a reader thread that hands over the response, then its lines. When we
+    have seen enough we shut the socket, which ends the reader (closing a response another thread
+    is reading would block until the server's next line)."""
     spec = endpoint.stream or {}
-    timeout = client.timeout
-    if spec or any(is_stream(ct) for r in endpoint.responses.values() for ct in r.content_types):
-        timeout = httpx.Timeout(client.timeout.connect or 5.0, read=IDLE_S, connect=client.timeout.connect)
-    with client.stream(method, url, timeout=timeout, **kwargs) as response:
-        content_type = response.headers.get("content-type", "")
-        if is_stream(content_type) and 200 <= response.status_code < 300:
-            framing = spec.get("framing") or ("sse" if content_type.startswith("text/event-stream") else "ndjson")
-            return Exchange(response, read_events(response, framing, spec.get("end_event")))
-        response.read()
+    lines: queue.Queue[Any] = queue.Queue()
+    stop = threading.Event()
+
+    def reader() -> None:
+        try:
+            with client.stream(**kwargs) as response:
+                streaming = is_stream(response.headers.get("content-type", "")) and response.is_success
+                if not streaming:
+                    response.read()
+                lines.put(response)
+                if streaming:
+                    for line in response.iter_lines():
+                        lines.put(line)
+                        if stop.is_set():
+                            return
+                lines.put(None)
+        except BaseException as exc:  # handed to the caller: raised there if it came before the answer
+            lines.put(exc)
+
+    threading.Thread(target=reader, daemon=True, name=f"stream {endpoint.operation}").start()
+    first = lines.get()
+    if isinstance(first, BaseException):
+        raise first
+    response: httpx.Response = first
+    content_type = response.headers.get("content-type", "")
+    if not (is_stream(content_type) and response.is_success):
         return Exchange(response)
+    framing = spec.get("framing") or ("sse" if content_type.startswith("text/event-stream") else "ndjson")
+    try:
+        return Exchange(response, read_events(lines, framing, spec.get("end_event")))
+    finally:
+        stop.set()
+        # Shut the socket under the reader: a server may hold back the next stream of the same
+        # session (MCP) until this one is gone, and the reader would otherwise wait for a ping.
+        network = response.extensions.get("network_stream")
+        if network is not None:
+            with contextlib.suppress(Exception):
+                network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
-def send_example(client: httpx.Client, endpoint: Endpoint) -> Exchange:
-    return send(client, endpoint, **example_request(endpoint))
+def send_example(
+    client: httpx.Client, endpoint: Endpoint, resources: Resources | None = None, fresh: bool = False
+) -> Exchange:
+    exchange = send(client, endpoint, **example_request(endpoint, resources=resources, fresh=fresh))
+    if resources is not None:
+        resources.register_created(endpoint, exchange.response)
+    return exchange

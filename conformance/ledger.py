@@ -13,6 +13,13 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+def run_prefix(run_id: str) -> str:
+    """"lfc-" and 8 hex digits of the run id; --sweep recognizes exactly this shape."""
+    import hashlib
+
+    return "lfc-" + hashlib.sha256(run_id.encode()).hexdigest()[:8]
+
+
 @dataclass
 class Entry:
     kind: str

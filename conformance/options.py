@@ -23,6 +23,7 @@ class Option:
     default: str | None = None
     choices: tuple[str, ...] | None = None
     secret: bool = False
+    flag_only: bool = False  # a switch without a value (its variable: 1/true/yes)
 
     @property
     def dest(self) -> str:
@@ -68,7 +69,14 @@ OPTIONS: tuple[Option, ...] = (
         "Check against this contract edition instead of the one chosen from the server's release.",
     ),
     Option("--timeout", "LANGFLOW_CONFORMANCE_TIMEOUT", "Seconds per HTTP request.", default="30"),
+    Option(
+        "--sweep",
+        "LANGFLOW_CONFORMANCE_SWEEP",
+        "Delete what earlier runs left behind (resources named lfc-...), nothing else, and exit.",
+        flag_only=True,
+    ),
 )
+TRUE = ("1", "true", "yes", "on")
 
 
 @dataclass
@@ -84,6 +92,7 @@ class Settings:
     report_dir: Path
     contract_edition: str | None
     timeout: float
+    sweep: bool = False
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
     @property
@@ -154,5 +163,6 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         report_dir=Path(v["--report-dir"] or "reports"),
         contract_edition=v["--contract-edition"],
         timeout=timeout,
+        sweep=str(v["--sweep"]).lower() in TRUE,
         sources=sources,
     )

@@ -17,13 +17,14 @@ import pytest
 from . import auth as auth_mod
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
-from .errors import ConformanceError, OptionError
-from .ledger import Ledger, new_run_id
+from .errors import EXIT_TARGET, ConformanceError, OptionError
+from .ledger import Ledger, new_run_id, run_prefix
 from .options import OPTIONS, Settings, resolve
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
 from .report import write as write_report
-from .requirements import KINDS, NOT_APPLICABLE, Requirement, requirements_for
+from .requirements import KINDS, NOT_APPLICABLE, Context, Requirement, placeholders, requirements_for
+from .resources import ResourceKinds, Resources, ResourceUnavailable, request_kwargs, sweep
 from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
 
@@ -53,10 +54,20 @@ class Run:
     report: dict[str, Any] | None = None
     worker: bool = False
     closed: bool = False
+    login: tuple[str, str] | None = None  # username/password: Bearer tests, @superuser placeholders
+    kinds: ResourceKinds | None = None
+    main_resources: Resources | None = None
+    throwaway: Resources | None = None
+    extra_clients: list[httpx.Client] = field(default_factory=list)
+    worker_stats: list[dict[str, Any]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)  # per-process values tests share (a login JWT)
 
     @property
     def prefix(self) -> str:
-        return f"lfc-{self.run_id}"
+        """What every resource name of this run starts with (resources.RUN_NAME): short, because
+        servers truncate derived names (1.7.3 makes an MCP server name of a project's first 26
+        characters), and unique to the run."""
+        return run_prefix(self.run_id)
 
     def http(self) -> httpx.Client:
         if self.client is None:
@@ -64,14 +75,57 @@ class Run:
             self.client = make_client(self.target.url, self.auth, self.settings.timeout, self.stats)
         return self.client
 
+    def resource_kinds(self) -> ResourceKinds:
+        if self.kinds is None:
+            self.kinds = ResourceKinds.load(self.contract.root / "resources.yaml")
+        return self.kinds
+
+    def resources(self) -> Resources:
+        """Resources of the suite's own user."""
+        if self.main_resources is None:
+            assert self.selected is not None and self.ledger is not None
+            self.main_resources = Resources(
+                self.http(), self.selected, self.resource_kinds(), self.ledger, superuser=self.login
+            )
+        return self.main_resources
+
+    def throwaway_resources(self) -> Resources:
+        """A user created for this run (full mode): user-destructive requests only touch its data.
+        Its delete is in the ledger before its first resource, so teardown removes it last."""
+        if self.throwaway is None:
+            main = self.resources()
+            user = main.create("user")
+            kind = main.kinds["user"]
+            activate = kind.step("update", main.contract)
+            if activate is not None:  # new users may wait for approval (is_active false)
+                main.client.request(**request_kwargs(activate, main.values(kind, user), main.content))
+            assert self.target is not None and user.password is not None
+            auth = auth_mod.LoginAuth(self.target.url, self.contract.endpoint(LOGIN).path, user.name, user.password)
+            client = make_client(self.target.url, auth, self.settings.timeout, self.stats)
+            self.extra_clients.append(client)
+            self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=f"user {user.name}")
+        return self.throwaway
+
+    def resources_for(self, endpoint: Any) -> Resources:
+        """User-destructive requests run as the throwaway user, except user management itself."""
+        destructive = endpoint.safety == "user-destructive" and endpoint.auth != "superuser"
+        if destructive and "user" not in placeholders(endpoint.example or {}):
+            return self.throwaway_resources()
+        return self.resources()
+
     def close(self) -> None:
-        """Idempotent: ledger, client, embedded server, in that order (the ledger needs the server)."""
+        """Idempotent: ledger, clients, embedded server, in that order (the ledger needs the server).
+        Every process tears down its own ledger: xdist workers create their own resources."""
         if self.closed:
             return
         self.closed = True
-        if self.ledger is not None and not self.worker:
+        if self.ledger is not None:
+            if self.ledger.entries:
+                stderr_progress(f"cleanup: deleting the {len(self.ledger.entries)} resources this run created")
             for failure in self.ledger.teardown():
                 stderr_progress(mask(failure))
+        for client in self.extra_clients:
+            client.close()
         if self.client is not None:
             self.client.close()
         if self.embedded is not None:
@@ -92,6 +146,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         extra = [f"env {opt.env}"]
         if opt.default is not None:
             extra.append(f"default {opt.default}")
+        if opt.flag_only:
+            group.addoption(
+                opt.flag,
+                dest=opt.dest,
+                action="store_const",
+                const="1",
+                default=None,
+                help=f"{opt.help} [{'; '.join(extra)}]",
+            )
+            continue
         group.addoption(
             opt.flag,
             dest=opt.dest,
@@ -144,13 +208,16 @@ def _select_edition(run: Run) -> None:
 
 
 def _run_scoped_api_key(run: Run) -> None:
-    """The embedded server: trade the superuser login for an API key the run deletes at the end."""
+    """Trade the login for an API key the run deletes at the end (its delete is the ledger's first entry,
+    so it goes last)."""
     client = run.http()
+    if isinstance(run.auth, auth_mod.LoginAuth) and run.auth.token:
+        run.cache["bearer"] = run.auth.token  # bearer requirements reuse it: logins are rate limited
     create, delete = run.contract.endpoint(API_KEY_CREATE), run.contract.endpoint(API_KEY_DELETE)
     response = client.request(create.method, create.path, json={"name": f"{run.prefix}-key"})
     if response.status_code not in create.responses:
         raise ConformanceError(
-            f"could not create the run's API key on the embedded Langflow: {response.status_code} {response.text[:120]}"
+            f"could not create the run's API key ({create.operation}): {response.status_code} {response.text[:120]}"
         )
     created = response.json()
     SECRETS.add(created["api_key"])
@@ -167,7 +234,7 @@ def _run_scoped_api_key(run: Run) -> None:
     run.auth = auth_mod.ApiKeyAuth(created["api_key"])
     run.client = None  # the next request uses the key; the login client stays for the ledger
     assert run.target is not None
-    run.target.auth = "api-key (header), created for this run"
+    run.target.auth = f"api-key (header), created for this run ({run.target.auth})"
 
 
 def _discover(run: Run) -> None:
@@ -179,13 +246,19 @@ def _discover(run: Run) -> None:
         credentials = auth_mod.LoginAuth(
             url, run.contract.endpoint(LOGIN).path, run.embedded.username, run.embedded.password
         )
+        run.login = (run.embedded.username, run.embedded.password)
     else:
         assert settings.server is not None
         url = settings.server
+        if settings.username and settings.password:
+            run.login = (settings.username, settings.password)
     run.target, run.auth = discover(settings, run.contract, url, credentials)
     run.ledger = Ledger(prefix=run.prefix)
     if run.embedded is not None:
         run.target.embedded = run.embedded.describe()
+    # The run endpoints, MCP and /responses take only API keys (a login JWT gets 403 "An API key must
+    # be passed"): a run that logged in trades the login for a key of its own, deleted at the end.
+    if isinstance(run.auth, auth_mod.LoginAuth) and settings.mode != "read-only":
         _run_scoped_api_key(run)
     _select_edition(run)
 
@@ -204,12 +277,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         run.close()
         pytest.exit(mask(exc.message), returncode=exc.exit_code)
     assert run.target is not None and run.selected is not None
+    if run.settings.sweep:
+        _sweep(run)
     if workerinput is None:
         stderr_progress(
             f"target {run.target.url}: Langflow {run.target.release}, contract edition "
             f"{run.selected.edition.id} ({run.edition_source}), auth {run.target.auth}, "
             f"mode {run.settings.mode}"
         )
+
+
+def _sweep(run: Run) -> None:
+    """--sweep: delete earlier runs' leftovers (and only those), then stop without running tests."""
+    try:
+        deleted = sweep(run.resources(), progress=lambda line: stderr_progress(mask(line)))
+    except (httpx.HTTPError, ResourceUnavailable) as exc:
+        run.close()
+        pytest.exit(mask(f"sweep stopped: {exc}"), returncode=EXIT_TARGET)
+    run.close()
+    pytest.exit(f"sweep: deleted {deleted} leftover resources of earlier runs", returncode=0)
 
 
 def _to_workers(run: Run) -> str:
@@ -221,6 +307,8 @@ def _to_workers(run: Run) -> str:
             "auth": auth_mod.to_wire(run.auth),
             "edition": run.selected.edition.id,
             "edition_source": run.edition_source,
+            "login": list(run.login) if run.login else None,
+            "bearer": run.cache.get("bearer"),
         }
     )
 
@@ -233,6 +321,12 @@ def _from_controller(run: Run, data: dict[str, Any]) -> None:
     run.edition_source = data["edition_source"]
     run.selected = run.contract.select(run.target.release, data["edition"])
     run.ledger = Ledger(prefix=run.prefix)
+    run.login = tuple(data["login"]) if data.get("login") else None  # type: ignore[assignment]
+    if run.login:
+        SECRETS.add(run.login[1])
+    if data.get("bearer"):
+        SECRETS.add(data["bearer"])
+        run.cache["bearer"] = data["bearer"]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -252,12 +346,17 @@ def _run_of(config: pytest.Config) -> Run:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "requirement" not in metafunc.fixturenames:
         return
-    kinds = [m.name for m in metafunc.definition.iter_markers() if m.name in KINDS]
+    markers = [m for m in metafunc.definition.iter_markers() if m.name in KINDS]
+    kinds = [m.name for m in markers]
+    cases = {str(a) for m in markers for a in m.args}  # @pytest.mark.auth("bearer"): only those cases
     run = metafunc.config.stash.get(RUN, None)
     reqs: list[Requirement] = []
     if run is not None and run.selected is not None and kinds:
         assert run.target is not None
-        reqs = requirements_for(kinds[0], run.selected, run.settings.mode, run.target.superuser)
+        ctx = Context(
+            run.selected, run.settings.mode, run.target.superuser, run.resource_kinds(), run.login is not None
+        )
+        reqs = [r for r in requirements_for(kinds[0], ctx) if not cases or r.case in cases]
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
 
 
@@ -278,6 +377,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(ResourceUnavailable):
+        # The server would not make what this requirement needs: that endpoint's own requirement
+        # reports the failure; here it is a skip that says exactly what blocked it.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: blocked: {call.excinfo.value}")
     if report.failed:
         report.user_properties.append(("message", _failure_message(report)))
     # Whatever failed, the run's secrets never reach the terminal, JUnit XML or the report.
@@ -321,11 +425,33 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         entry["message"] = props.get("message", "")
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist: a worker's request counts and cleanup failures come back with it."""
+    run = _CONTROLLER_RUN.get("run")
+    output = getattr(node, "workeroutput", {}).get("langflow_conformance")
+    if run is not None and output:
+        run.worker_stats.append(json.loads(output))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash.get(RUN, None)
-    if run is None or run.worker or run.target is None or run.selected is None:
+    if run is None or run.target is None or run.selected is None:
         return
     run.close()
+    if run.worker:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput["langflow_conformance"] = json.dumps(
+                {
+                    "requests": run.stats.requests,
+                    "server_seconds": run.stats.server_seconds,
+                    "ok_responses": run.stats.ok_responses,
+                    "cleanup_failures": run.ledger.failures if run.ledger else [],
+                }
+            )
+        return
+    workers = run.worker_stats
     header = {
         "run_id": run.run_id,
         "target": {k: v for k, v in run.target.to_dict().items()},
@@ -337,11 +463,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "mode": run.settings.mode,
         "started_at": run.started.isoformat(),
         "duration_s": round(time.monotonic() - run.started_monotonic, 2),
-        "requests": run.stats.requests,
+        "requests": run.stats.requests + sum(w["requests"] for w in workers),
+        "server_seconds": round(run.stats.server_seconds + sum(w["server_seconds"] for w in workers), 3),
+        "ok_responses": run.stats.ok_responses + sum(w["ok_responses"] for w in workers),
+        "workers": len(workers),
         "exit_status": int(exitstatus),
-        "cleanup_failures": run.ledger.failures if run.ledger else [],
+        "cleanup_failures": (run.ledger.failures if run.ledger else [])
+        + [f for w in workers for f in w["cleanup_failures"]],
     }
-    run.report = build_report(header, list(run.results.values()))
+    run.report = build_report(header, list(run.results.values()), run.selected.endpoints)
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
 
 
@@ -406,6 +536,11 @@ def lf_anonymous(lf_run: Run) -> Iterator[httpx.Client]:
     assert lf_run.target is not None
     with make_client(lf_run.target.url, auth_mod.Anonymous(), lf_run.settings.timeout, lf_run.stats) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def lf_resources(lf_run: Run) -> Resources:
+    return lf_run.resources()
 
 
 @pytest.fixture(scope="session")

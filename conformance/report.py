@@ -36,14 +36,65 @@ def summarize(requirements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def build(header: dict[str, Any], requirements: list[dict[str, Any]]) -> dict[str, Any]:
+def coverage(requirements: list[dict[str, Any]], endpoints: list[Any]) -> dict[str, dict[str, Any]]:
+    """Per catalog endpoint: exercised (some requirement sent its request and passed or failed),
+    or skipped / not applicable with the reasons, so no endpoint goes silently unchecked."""
+    by_endpoint: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in requirements:
+        by_endpoint[r["endpoint"]].append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for e in endpoints:
+        reqs = by_endpoint.get(e.id, [])
+        outcomes = {r["outcome"] for r in reqs}
+        if outcomes & {"fail", "error"}:
+            outcome = "fail"
+        elif "pass" in outcomes:
+            outcome = "pass"
+        elif reqs and outcomes == {"not_applicable"}:
+            outcome = "not_applicable"
+        else:
+            outcome = "skip"
+        reasons = sorted({r.get("reason", "") for r in reqs if r["outcome"] in ("skip", "not_applicable")} - {""})
+        if not reqs:
+            reasons = ["no requirement: the documents give no request for it that is safe to send"]
+        out[e.id] = {
+            "api_version": e.api_version,
+            "group": e.group,
+            "operation": e.operation,
+            "outcome": outcome,
+            "requirements": {r["id"]: r["outcome"] for r in reqs},
+            **({"reasons": reasons} if outcome in ("skip", "not_applicable") else {}),
+        }
+    return out
+
+
+def coverage_summary(endpoints: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {v: Counter() for v in API_VERSIONS}
+    for e in endpoints.values():
+        counts[e["api_version"]][e["outcome"]] += 1
+    return {
+        v: {
+            "endpoints": sum(c.values()),
+            "exercised": c["pass"] + c["fail"],
+            "failed": c["fail"],
+            "skipped": c["skip"],
+            "not_applicable": c["not_applicable"],
+        }
+        for v, c in counts.items()
+    }
+
+
+def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     ordered = sorted(requirements, key=lambda r: (API_VERSIONS.index(r["api_version"]), r["group"], r["id"]))
+    endpoint_coverage = coverage(ordered, list(endpoints))
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "tool": {"name": "langflow-conformance", "version": __version__},
         **header,
         "summary": summarize(ordered),
+        "coverage": coverage_summary(endpoint_coverage),
         "requirements": ordered,
+        "endpoints": endpoint_coverage,
     }
 
 
@@ -63,6 +114,16 @@ def render_summary_md(report: dict[str, Any]) -> str:
         lines.append(
             f"| {version} | {percent} | {s['pass']} | {s['fail']} | {s['error']} | {s['skip']} | "
             f"{s['not_applicable']} |"
+        )
+    lines += [
+        "",
+        "| API version | endpoints | exercised | failed | SKIPPED | not applicable |",
+        "|---|---|---|---|---|---|",
+    ]
+    for version, c in report.get("coverage", {}).items():
+        lines.append(
+            f"| {version} | {c['endpoints']} | {c['exercised']} | {c['failed']} | {c['skipped']} | "
+            f"{c['not_applicable']} |"
         )
     failed = [r for r in report["requirements"] if r["outcome"] in ("fail", "error")]
     if failed:

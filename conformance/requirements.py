@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .contract import Endpoint, SelectedContract
+from .resources import ResourceKinds
 
 KINDS = {
     "example": "the documented request succeeds with a documented status, content type and body",
@@ -19,6 +20,7 @@ KINDS = {
     "stream": "streamed responses parse, use documented events and end properly",
     "readonly": "the subset safe to run against production",
 }
+GENERATED = ("example", "auth", "negative", "lifecycle", "stream")  # readonly is a marker on the others
 MUST, SHOULD = "MUST", "SHOULD"
 # What each mode allows to run (DESIGN.md "Staging safety").
 MODE_ALLOWS = {
@@ -36,6 +38,7 @@ class Requirement:
     level: str
     endpoint: Endpoint
     skip: str | None = None  # why it cannot run here; NOT_APPLICABLE-prefixed when outside the edition
+    case: str | None = None  # which variant of the kind: "unknown-id", "key-in-query", a resource kind...
 
     def describe(self) -> dict[str, Any]:
         e = self.endpoint
@@ -48,19 +51,23 @@ class Requirement:
             "method": e.method,
             "path": e.path,
             "api_version": e.api_version,
+            "case": self.case,
             "sources": [dict(s) for s in e.sources],
         }
+
+    def describe_case(self) -> str:
+        return AUTH_CASES.get(self.case or "", "") or NEGATIVE_CASES.get(self.case or "", "") or (self.case or "")
 
     def property_json(self) -> str:
         return json.dumps(self.describe())
 
 
 def placeholders(value: Any) -> set[str]:
-    """Resource references ("@flow.id") in an example request."""
+    """Resource references ("@flow.id") in an example request (multipart contents are not)."""
     if isinstance(value, str) and value.startswith("@"):
         return {value[1:].split(".")[0]}
     if isinstance(value, dict):
-        return set().union(*(placeholders(v) for v in value.values())) if value else set()
+        return set().union(*(placeholders(v) for k, v in value.items() if k != "files")) if value else set()
     if isinstance(value, list):
         return set().union(*(placeholders(v) for v in value)) if value else set()
     return set()
@@ -71,62 +78,204 @@ def level_of(endpoint: Endpoint) -> str:
     return SHOULD if endpoint.deprecated else MUST
 
 
-def _common_skip(endpoint: Endpoint, contract: SelectedContract, mode: str, superuser: bool | None) -> str | None:
-    reason = contract.not_applicable_reason(endpoint)
+@dataclass(frozen=True)
+class Context:
+    """What requirement generation knows about the run before any test."""
+
+    contract: SelectedContract
+    mode: str
+    superuser: bool | None  # is the suite's user a superuser (None: unknown)
+    kinds: ResourceKinds
+    login: bool = False  # username and password are known (login, Bearer, @superuser placeholders)
+
+    def mode_skip(self, safety: str) -> str | None:
+        if safety in MODE_ALLOWS[self.mode]:
+            return None
+        where = "full mode" if safety == "user-destructive" else "isolated or full mode"
+        return f"mode {self.mode}: {safety} requests run only in {where}"
+
+    def throwaway_skip(self) -> str | None:
+        """user-destructive requests run as a throwaway user, which only a superuser can create."""
+        if self.superuser is False:
+            return "superuser credentials not given: full mode creates a throwaway user for user-destructive requests"
+        return None
+
+
+def _common_skip(
+    endpoint: Endpoint, ctx: Context, safety: str | None = None, superuser_needed: bool = True
+) -> str | None:
+    reason = ctx.contract.not_applicable_reason(endpoint)
     if reason:
         return NOT_APPLICABLE + reason
-    if endpoint.auth == "superuser" and superuser is False:
+    if superuser_needed and endpoint.auth == "superuser" and ctx.superuser is False:
         return "superuser credentials not given (the suite's user is not a superuser)"
     if endpoint.safety == "needs-external-service":
         return f"needs an external service ({endpoint.summary or endpoint.operation})"
-    if endpoint.safety not in MODE_ALLOWS[mode]:
-        return f"mode {mode}: {endpoint.safety} endpoints run only in " + (
-            "full mode" if endpoint.safety == "user-destructive" else "isolated or full mode"
-        )
-    return None
+    safety = safety or endpoint.safety
+    skip = ctx.mode_skip(safety)
+    if skip is None and safety == "user-destructive":
+        skip = ctx.throwaway_skip()
+    return skip
 
 
-def _example(
-    endpoint: Endpoint, contract: SelectedContract, mode: str, superuser: bool | None
-) -> Iterator[Requirement]:
-    if endpoint.example is None:
-        return
-    skip = _common_skip(endpoint, contract, mode, superuser)
+def _redirects(endpoint: Endpoint, ctx: Context) -> bool:
+    expected = endpoint.expected_status(ctx.contract.release)
+    return expected is not None and 300 <= expected < 400
+
+
+def _example(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    if endpoint.example is None or endpoint.stream:
+        return  # streams have their own requirement kind
+    skip = _common_skip(endpoint, ctx)
     if skip is None and endpoint.method == "WS":
-        skip = "WebSocket sessions are not exercised yet (stream requirements)"
-    if skip is None and endpoint.safety != "read":
-        # Whatever an example creates must be deleted through the ledger; until lifecycle requirements
-        # pair each create with its delete, creating examples do not run at all.
-        skip = f"{endpoint.safety}: runs with the lifecycle requirements, which pair it with its delete"
-    needs = placeholders(endpoint.example)
-    if skip is None and needs:
-        skip = f"needs resources the suite does not create yet: {', '.join(sorted(needs))}"
+        skip = "WebSocket sessions are not exercised (voice mode needs an OpenAI or ElevenLabs key)"
+    if skip is None and "superuser" in placeholders(endpoint.example) and not ctx.login:
+        skip = "superuser credentials not given (--username/--password): the example logs in"
     yield Requirement(f"{endpoint.id}.example", "example", level_of(endpoint), endpoint, skip)
 
 
-def _auth(endpoint: Endpoint, contract: SelectedContract, mode: str, superuser: bool | None) -> Iterator[Requirement]:
-    if endpoint.auth == "none" or endpoint.method not in ("GET", "HEAD"):
+def _stream(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    if endpoint.example is None or not endpoint.stream:
         return
-    skip = _common_skip(endpoint, contract, mode, None)  # refusing strangers needs no superuser
-    expected = endpoint.expected_status(contract.release)
-    if skip is None and expected is not None and 300 <= expected < 400:
-        skip = (
-            f"{NOT_APPLICABLE}redirects ({expected}) in this release; the target endpoint's own auth "
-            "requirement covers it"
-        )
-    yield Requirement(f"{endpoint.id}.auth-required", "auth", level_of(endpoint), endpoint, skip)
+    yield Requirement(f"{endpoint.id}.stream", "stream", level_of(endpoint), endpoint, _common_skip(endpoint, ctx))
 
 
-GENERATORS: dict[str, Callable[[Endpoint, SelectedContract, str, bool | None], Iterator[Requirement]]] = {
-    "example": _example,
-    "auth": _auth,
+AUTH_CASES = {
+    "auth-required": "no credentials and a wrong key are refused",
+    "key-in-header": "the API key is accepted as the x-api-key header",
+    "key-in-query": "the API key is accepted as the x-api-key query parameter",
+    "bearer": "a Bearer token from /login is accepted",
+    "superuser-only": "an ordinary user is refused",
 }
 
 
-def requirements_for(
-    kind: str, contract: SelectedContract, mode: str, superuser: bool | None = None
-) -> list[Requirement]:
+def _auth(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    # Only requests that change nothing, even if the server wrongly lets them through.
+    if endpoint.auth == "none" or endpoint.method not in ("GET", "HEAD") or endpoint.example is None:
+        return
+    skip = _common_skip(endpoint, ctx, superuser_needed=False)  # refusing strangers needs no superuser
+    if skip is None and _redirects(endpoint, ctx):
+        skip = f"{NOT_APPLICABLE}redirects in this release; the target endpoint's own auth requirements cover it"
+    level = level_of(endpoint)
+    yield Requirement(f"{endpoint.id}.auth-required", "auth", level, endpoint, skip, "auth-required")
+    if endpoint.stream or endpoint.raw.get("disabled"):
+        return  # long-lived or switchable answers: acceptance is what the example requirement shows
+    accepted_skip = skip or _common_skip(endpoint, ctx)
+    for case in ("key-in-header", "key-in-query"):
+        yield Requirement(f"{endpoint.id}.{case}", "auth", level, endpoint, accepted_skip, case)
+    bearer_skip = accepted_skip or (None if ctx.login else "username and password not given: no Bearer token to send")
+    yield Requirement(f"{endpoint.id}.bearer", "auth", level, endpoint, bearer_skip, "bearer")
+    if endpoint.auth == "superuser":
+        ordinary = skip
+        if ordinary is None and ctx.superuser is not False:
+            ordinary = ctx.mode_skip("user-destructive") or ctx.throwaway_skip()
+            if ordinary:
+                ordinary = "needs an ordinary user: " + ordinary.replace("user-destructive requests", "creating one")
+        yield Requirement(f"{endpoint.id}.superuser-only", "auth", level, endpoint, ordinary, "superuser-only")
+
+
+NEGATIVE_CASES = {
+    "unknown-id": "an unknown id in the path is answered 404 with the documented error body",
+    "missing-fields": "a body without its required fields is answered 4xx (never 5xx)",
+    "wrong-type": "a body field of the wrong type is answered 4xx (never 5xx)",
+}
+
+
+def body_schema(endpoint: Endpoint, ctx: Context) -> dict[str, Any] | None:
+    body = endpoint.body or {}
+    if body.get("content_type", "application/json") != "application/json" or not body.get("schema"):
+        return None
+    schema = ctx.contract.schemas.schema(body["schema"])
+    return schema if schema.get("type") == "object" and schema.get("properties") else None
+
+
+def wrong_type_field(schema: dict[str, Any]) -> str | None:
+    """The field a wrong-type request breaks: the first required one with a declared type (an
+    optional field may be ignored by design, so its type proves nothing)."""
+    props = schema.get("properties") or {}
+    for name in schema.get("required") or []:
+        if isinstance(props.get(name), dict) and props[name].get("type") in (
+            "string",
+            "integer",
+            "boolean",
+            "array",
+            "object",
+            "number",
+        ):
+            return name
+    return None
+
+
+def id_parameters(endpoint: Endpoint) -> list[str]:
+    """Path parameters naming a resource (a placeholder in the example, a uuid, or `..._id`); a
+    folder of bundled pictures is not one."""
+    given = ((endpoint.example or {}).get("params")) or {}
+    return [
+        p["name"]
+        for p in endpoint.parameters
+        if p.get("in") == "path"
+        and (
+            str(given.get(p["name"], "")).startswith("@")
+            or (p.get("schema") or {}).get("format") == "uuid"
+            or p["name"].endswith("_id")
+        )
+    ]
+
+
+def _negative(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    if endpoint.method == "WS" or _redirects(endpoint, ctx):
+        return
+    skip = _common_skip(endpoint, ctx)
+    level = level_of(endpoint)
+    if 404 in endpoint.responses and id_parameters(endpoint) and endpoint.example is not None:
+        yield Requirement(f"{endpoint.id}.unknown-id", "negative", level, endpoint, skip, "unknown-id")
+    schema = body_schema(endpoint, ctx)
+    if schema is None or endpoint.example is None:
+        return
+    if schema.get("required"):
+        yield Requirement(f"{endpoint.id}.missing-fields", "negative", level, endpoint, skip, "missing-fields")
+    if wrong_type_field(schema):
+        yield Requirement(f"{endpoint.id}.wrong-type", "negative", level, endpoint, skip, "wrong-type")
+
+
+def _lifecycles(ctx: Context) -> Iterator[Requirement]:
+    """One requirement per resource kind that has a create and a delete on this release."""
+    for kind in ctx.kinds.kinds.values():
+        if kind.fresh or kind.alias:
+            continue
+        create, delete = kind.step("create", ctx.contract), kind.step("delete", ctx.contract)
+        if create is None or delete is None:
+            continue
+        requires = kind.raw.get("requires") or {}
+        safety = "user-destructive" if requires.get("mode") == "full" else "creates-own"
+        skip = _common_skip(delete.endpoint, ctx, safety)
+        if skip is None and requires.get("superuser") and ctx.superuser is False:
+            skip = f"superuser credentials not given: only a superuser can create a {kind.name}"
+        level = MUST if not (create.endpoint.deprecated or delete.endpoint.deprecated) else SHOULD
+        yield Requirement(
+            f"{delete.endpoint.group}.{kind.name}.lifecycle", "lifecycle", level, delete.endpoint, skip, kind.name
+        )
+
+
+def _per_endpoint(
+    generate: Callable[[Endpoint, Context], Iterator[Requirement]],
+) -> Callable[[Context], Iterator[Requirement]]:
+    def each(ctx: Context) -> Iterator[Requirement]:
+        for endpoint in ctx.contract.endpoints:
+            yield from generate(endpoint, ctx)
+
+    return each
+
+
+GENERATORS: dict[str, Callable[[Context], Iterator[Requirement]]] = {
+    "example": _per_endpoint(_example),
+    "stream": _per_endpoint(_stream),
+    "auth": _per_endpoint(_auth),
+    "negative": _per_endpoint(_negative),
+    "lifecycle": _lifecycles,
+}
+
+
+def requirements_for(kind: str, ctx: Context) -> list[Requirement]:
     generate = GENERATORS.get(kind)
-    if generate is None:
-        return []
-    return [r for endpoint in contract.endpoints for r in generate(endpoint, contract, mode, superuser)]
+    return list(generate(ctx)) if generate else []

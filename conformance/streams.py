@@ -4,6 +4,7 @@ ends (logs, MCP SSE) cannot hang the run."""
 from __future__ import annotations
 
 import json
+import queue
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 
 STREAM_CONTENT_TYPES = ("text/event-stream", "application/x-ndjson")
 OBSERVE_S = 3.0  # how long to watch a stream that has no documented end event
-IDLE_S = 3.0  # a stream silent this long is considered idle (httpx read timeout)
+IDLE_S = 10.0  # a stream that should end but stays silent this long is considered idle (hung)
 MAX_EVENTS = 2000
 
 
@@ -37,21 +38,33 @@ def _value(text: str) -> Any:
 
 
 def event_type(event: Any) -> str | None:
-    """The documented event name: {"event": name, ...} objects, or a literal line."""
+    """The documented event name: {"event": name, ...} objects, or a literal line. An SSE event
+    without an `event:` field ("message") is named by its data: a literal ("[DONE]"), or the data's
+    own `object`/`type` ("response.chunk")."""
     if isinstance(event, dict) and isinstance(event.get("event"), str):
+        data = event.get("data")
+        if event["event"] == "message" and isinstance(data, str):
+            return data
+        if event["event"] == "message" and isinstance(data, dict):
+            return str(data.get("object") or data.get("type") or "message")
         return str(event["event"])
     if isinstance(event, str):
         return event
     return None
 
 
-def read_events(
-    response: httpx.Response, framing: str, end_event: str | None, observe_s: float = OBSERVE_S
-) -> StreamResult:
+Lines = queue.Queue[Any]  # str lines, then None (closed) or the exception that ended the read
+
+
+def read_events(lines: Lines, framing: str, end_event: str | None, observe_s: float = OBSERVE_S) -> StreamResult:
     """NDJSON: every non-empty line is one event. SSE: `event:`/`data:` fields up to a blank line,
-    each event as {"event": name, "data": parsed data}."""
+    each event as {"event": name, "data": parsed data}.
+
+    The lines come from a reader thread, so the wait is bounded by the clock, not by when the
+    server next sends something: streams without an end event are watched for `observe_s`; the
+    others until their end event, or until nothing came for IDLE_S."""
     result = StreamResult(framing=framing)
-    deadline = time.monotonic() + observe_s
+    started = time.monotonic()
     pending: dict[str, list[str]] = {}
 
     def flush_sse() -> None:
@@ -60,25 +73,30 @@ def read_events(
             result.events.append({"event": (pending.get("event") or ["message"])[-1], "data": _value(data)})
         pending.clear()
 
-    try:
-        for line in response.iter_lines():
+    while True:
+        wait = IDLE_S if end_event else observe_s - (time.monotonic() - started)
+        try:
+            line = lines.get(timeout=max(wait, 0.0))
+        except queue.Empty:
+            result.idle = end_event is not None
+            return result
+        if line is None or isinstance(line, BaseException):
             if framing == "sse":
-                if not line.strip():
-                    flush_sse()
-                elif not line.startswith(":") and ":" in line:
-                    name, _, value = line.partition(":")
-                    pending.setdefault(name.strip(), []).append(value.removeprefix(" "))
-            elif line.strip():
-                result.events.append(_value(line.strip()))
-            if end_event and result.events and event_type(result.events[-1]) == end_event:
-                result.saw_end_event = True
-                return result
-            if len(result.events) >= MAX_EVENTS or (end_event is None and time.monotonic() > deadline):
-                return result
-        if framing == "sse":
-            flush_sse()
+                flush_sse()
             result.saw_end_event = bool(end_event and result.events and event_type(result.events[-1]) == end_event)
-        result.ended = True
-    except httpx.ReadTimeout:
-        result.idle = True
-    return result
+            result.ended = line is None
+            result.idle = isinstance(line, httpx.ReadTimeout)
+            return result
+        if framing == "sse":
+            if not line.strip():
+                flush_sse()
+            elif not line.startswith(":") and ":" in line:
+                name, _, value = line.partition(":")
+                pending.setdefault(name.strip(), []).append(value.removeprefix(" "))
+        elif line.strip():
+            result.events.append(_value(line.strip()))
+        if end_event and result.events and event_type(result.events[-1]) == end_event:
+            result.saw_end_event = True
+            return result
+        if len(result.events) >= MAX_EVENTS:
+            return result

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import queue
+import time
+
 import httpx
 import pytest
 
@@ -11,8 +14,20 @@ from conformance.contract import load_contract
 from conformance.contract.catalog import build_endpoint
 
 
-def streamed(body: bytes, content_type: str = "text/event-stream") -> httpx.Response:
-    return httpx.Response(200, headers={"content-type": content_type}, content=body)
+def lines_of(response: httpx.Response) -> streams.Lines:
+    """What the reader thread of calls.send hands over: the lines, then None or the exception."""
+    lines: streams.Lines = queue.Queue()
+    try:
+        for line in response.iter_lines():
+            lines.put(line)
+        lines.put(None)
+    except httpx.ReadTimeout as exc:
+        lines.put(exc)
+    return lines
+
+
+def streamed(body: bytes, content_type: str = "text/event-stream") -> streams.Lines:
+    return lines_of(httpx.Response(200, headers={"content-type": content_type}, content=body))
 
 
 def test_ndjson_lines_in_an_event_stream_end_at_the_end_event() -> None:
@@ -48,8 +63,20 @@ def test_an_idle_stream_stops_the_wait() -> None:
             raise httpx.ReadTimeout("idle")
 
     response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Idle())
-    result = streams.read_events(response, "ndjson", "end")
+    result = streams.read_events(lines_of(response), "ndjson", "end")
     assert result.idle and len(result.events) == 1 and not result.saw_end_event
+
+
+def test_a_silent_stream_is_watched_for_the_observation_time_only() -> None:
+    started = time.monotonic()
+    result = streams.read_events(queue.Queue(), "sse", None, observe_s=0.3)
+    assert result.events == [] and not result.ended and time.monotonic() - started < 1.0
+
+
+def test_sse_events_without_a_name_are_named_by_their_data() -> None:
+    assert streams.event_type({"event": "message", "data": "[DONE]"}) == "[DONE]"
+    assert streams.event_type({"event": "message", "data": {"object": "response.chunk"}}) == "response.chunk"
+    assert streams.event_type({"event": "endpoint", "data": "/x"}) == "endpoint"
 
 
 def test_stand_in_ids_fill_placeholders_and_required_parameters() -> None:

@@ -1,4 +1,5 @@
-"""`auth`: endpoints the contract protects refuse a request without credentials and one with a wrong key."""
+"""`auth`: protected endpoints refuse missing and wrong credentials, accept the API key as header and
+as query parameter and a Bearer token from /login, and superuser-only endpoints refuse other users."""
 
 from __future__ import annotations
 
@@ -6,26 +7,32 @@ import httpx
 import pytest
 
 from conformance import checks
-from conformance.auth import API_KEY_HEADER
+from conformance.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
 from conformance.calls import example_request, send
+from conformance.client import make_client
 from conformance.contract import SelectedContract
+from conformance.plugin import Run
 from conformance.requirements import Requirement
-from conformance.target import TargetInfo
+from conformance.target import LOGIN, TargetInfo
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 WRONG_KEY = "sk-lfc-wrong-key-00000000"
 
 
-@pytest.mark.auth
-def test_auth_required(
-    requirement: Requirement, lf_anonymous: httpx.Client, lf_target: TargetInfo, lf_contract: SelectedContract
-) -> None:
-    endpoint = requirement.endpoint
+def _not_enforced_skip(lf_target: TargetInfo, lf_contract: SelectedContract) -> None:
     if lf_contract.edition.auth_required == "deployment" and not lf_target.anonymous_refused:
         pytest.skip(
             f"not applicable: contract edition {lf_contract.edition.id} leaves authentication to the "
             f"deployment, and this one accepts anonymous requests"
         )
+
+
+@pytest.mark.auth("auth-required")
+def test_auth_required(
+    requirement: Requirement, lf_anonymous: httpx.Client, lf_target: TargetInfo, lf_contract: SelectedContract
+) -> None:
+    endpoint = requirement.endpoint
+    _not_enforced_skip(lf_target, lf_contract)
     if endpoint.raw.get("auth_exempt_with_auto_login") and lf_target.auto_login:
         pytest.skip(
             "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN "
@@ -37,3 +44,61 @@ def test_auth_required(
     checks.is_refused(endpoint, send(lf_anonymous, endpoint, **request).response, "no credentials", unknown_ids)
     wrong = {**request, "headers": {**request.get("headers", {}), API_KEY_HEADER: WRONG_KEY}}
     checks.is_refused(endpoint, send(lf_anonymous, endpoint, **wrong).response, "a wrong x-api-key", unknown_ids)
+
+
+def _api_key(lf_run: Run) -> str:
+    """The run's key, or a key the run creates (and deletes) when it logged in instead."""
+    if isinstance(lf_run.auth, ApiKeyAuth):
+        return lf_run.auth.key
+    if lf_run.settings.mode == "read-only":
+        pytest.skip("mode read-only: the run has no API key of its own and may not create one")
+    return str(lf_run.resources().get("api_key").field("api_key"))
+
+
+def _bearer(lf_run: Run, lf_client: httpx.Client) -> str:
+    if "bearer" not in lf_run.cache and isinstance(lf_run.auth, LoginAuth) and lf_run.auth.token:
+        lf_run.cache["bearer"] = lf_run.auth.token
+    if "bearer" not in lf_run.cache:
+        assert lf_run.login is not None
+        login = lf_run.contract.endpoint(LOGIN)
+        username, password = lf_run.login
+        response = lf_client.post(login.path, data={"username": username, "password": password}, auth=None)
+        if response.status_code != 200:
+            pytest.fail(f"{login.operation} with the run's username and password: {response.status_code}")
+        lf_run.cache["bearer"] = response.json()["access_token"]
+    return str(lf_run.cache["bearer"])
+
+
+@pytest.mark.auth("key-in-header", "key-in-query", "bearer")
+def test_credentials_accepted(
+    requirement: Requirement,
+    lf_run: Run,
+    lf_target: TargetInfo,
+    lf_contract: SelectedContract,
+    lf_client: httpx.Client,
+) -> None:
+    endpoint = requirement.endpoint
+    case = requirement.case
+    if case == "bearer":
+        auth: httpx.Auth = BearerAuth(_bearer(lf_run, lf_client), "login JWT")
+    else:
+        auth = ApiKeyAuth(_api_key(lf_run), "query" if case == "key-in-query" else "header")
+    request = example_request(endpoint, resources=lf_run.resources())
+    with make_client(lf_target.url, auth, lf_run.settings.timeout, lf_run.stats) as client:
+        exchange = send(client, endpoint, **request)
+    # Accepted means not refused; whether the answer is right is the example requirement's business.
+    if exchange.response.status_code in (401, 403):
+        checks.fail(
+            f"{endpoint.operation}: {requirement.describe_case()}, but it was refused with "
+            f"{exchange.response.status_code} {exchange.response.text[:120]!r}"
+        )
+
+
+@pytest.mark.auth("superuser-only")
+def test_superuser_only(
+    requirement: Requirement, lf_run: Run, lf_target: TargetInfo, lf_contract: SelectedContract
+) -> None:
+    endpoint = requirement.endpoint
+    ordinary = lf_run.throwaway_resources() if lf_target.superuser is not False else lf_run.resources()
+    request = example_request(endpoint, filler=UNKNOWN_ID)
+    checks.is_refused(endpoint, send(ordinary.client, endpoint, **request).response, "an ordinary user's credentials")

@@ -1,27 +1,38 @@
-"""`example`: the documented request succeeds with a documented status, content type and body."""
+"""`example` and `stream`: the documented request succeeds with a documented status, content type and
+body (every event of a stream); the run endpoints echo their input through the run's echo flow."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from conformance import checks
-from conformance.calls import send_example
+from conformance.calls import example_request, send
 from conformance.contract import SelectedContract
+from conformance.plugin import Run
 from conformance.requirements import Requirement
 
 
-@pytest.mark.example
-def test_example(requirement: Requirement, lf_client: httpx.Client, lf_contract: SelectedContract) -> None:
+def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
     endpoint = requirement.endpoint
-    exchange = send_example(lf_client, endpoint)
+    resources = lf_run.resources_for(endpoint)
+    # Anything that may change or delete what it touches gets resources of its own.
+    request = example_request(endpoint, resources=resources, fresh=endpoint.safety != "read")
+    exchange = send(resources.client, endpoint, **request)
+    resources.register_created(endpoint, exchange.response)
     disabled = endpoint.raw.get("disabled")
     if disabled and exchange.response.status_code == disabled["status"]:
         pytest.skip(f"feature disabled on this deployment: {disabled['reason']}")
     release = lf_contract.release
-    spec = checks.status_is_documented(endpoint, exchange.response, release, endpoint.expected_status(release))
-    checks.content_type_matches(endpoint, spec, exchange.response)
-    if exchange.stream is not None:
-        checks.stream_matches(endpoint, spec, exchange.stream, lf_contract.schemas)
-    else:
-        checks.body_matches_schema(endpoint, spec, exchange.response, lf_contract.schemas)
+    checks.response_matches(endpoint, exchange, release, lf_contract.schemas, endpoint.expected_status(release))
+    if exchange.stream is None:
+        checks.echoes(endpoint, request, exchange.response)
+
+
+@pytest.mark.example
+def test_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
+    _run_example(requirement, lf_run, lf_contract)
+
+
+@pytest.mark.stream
+def test_stream(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
+    _run_example(requirement, lf_run, lf_contract)
