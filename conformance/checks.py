@@ -17,6 +17,14 @@ from .contract import Endpoint, ResponseSpec, SchemaStore
 from .streams import StreamResult, event_type
 
 
+def text_of(response: httpx.Response) -> str:
+    """The body for a message; a stream's body was consumed as events."""
+    try:
+        return response.text
+    except httpx.ResponseNotRead:
+        return "<event stream>"
+
+
 def fail(message: str) -> NoReturn:
     pytest.fail(message, pytrace=False)
 
@@ -34,7 +42,7 @@ def status_is_documented(
     documented = endpoint.documented_statuses(release)
     wanted = [expected] if expected is not None else sorted(documented)
     if response.status_code not in wanted:
-        body = response.text.replace("\n", " ")[:200]
+        body = text_of(response).replace("\n", " ")[:200]
         fail(
             f"{endpoint.operation}: expected status {' or '.join(map(str, wanted))}, got "
             f"{response.status_code} {body!r} ({_source(endpoint)})"
@@ -77,7 +85,7 @@ def body_matches_schema(
     try:
         body: Any = response.json()
     except (json.JSONDecodeError, ValueError):
-        fail(f"{endpoint.operation}: body is not JSON: {response.text[:120]!r}")
+        fail(f"{endpoint.operation}: body is not JSON: {text_of(response)[:120]!r}")
     errors, variant = _matches(schemas, spec, body)
     if not errors:
         return variant
@@ -196,11 +204,11 @@ def is_error_answer(
     if statuses is not None and status not in statuses:
         fail(
             f"{endpoint.operation} with {why}: expected {' or '.join(map(str, statuses))}, got {status} "
-            f"{response.text[:160]!r} ({_source(endpoint)})"
+            f"{text_of(response)[:160]!r} ({_source(endpoint)})"
         )
     if not 400 <= status < 500:
         fail(
-            f"{endpoint.operation} with {why}: expected a 4xx refusal, got {status} {response.text[:160]!r} "
+            f"{endpoint.operation} with {why}: expected a 4xx refusal, got {status} {text_of(response)[:160]!r} "
             f"({_source(endpoint)})"
         )
     spec = documented.get(status)

@@ -101,9 +101,16 @@ class Run:
                 main.client.request(**request_kwargs(activate, main.values(kind, user), main.content))
             assert self.target is not None and user.password is not None
             auth = auth_mod.LoginAuth(self.target.url, self.contract.endpoint(LOGIN).path, user.name, user.password)
-            client = make_client(self.target.url, auth, self.settings.timeout, self.stats)
+            login = make_client(self.target.url, auth, self.settings.timeout, self.stats)
+            self.extra_clients.append(login)
+            # /run and friends take only API keys: the throwaway user gets one (deleted before it).
+            owner = f"user {user.name}"
+            key = Resources(login, main.contract, main.kinds, main.ledger, owner=owner).create("api_key")
+            client = make_client(
+                self.target.url, auth_mod.ApiKeyAuth(str(key.field("api_key"))), self.settings.timeout, self.stats
+            )
             self.extra_clients.append(client)
-            self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=f"user {user.name}")
+            self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=owner)
         return self.throwaway
 
     def resources_for(self, endpoint: Any) -> Resources:

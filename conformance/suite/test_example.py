@@ -15,8 +15,10 @@ from conformance.requirements import Requirement
 def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
     endpoint = requirement.endpoint
     resources = lf_run.resources_for(endpoint)
-    # Anything that may change or delete what it touches gets resources of its own.
-    request = example_request(endpoint, resources=resources, fresh=endpoint.safety != "read")
+    # Anything that may change or delete what it touches gets resources of its own; the throwaway
+    # user's resources exist for user-destructive requests, so theirs are shared (and primed).
+    fresh = endpoint.safety != "read" and resources is lf_run.resources()
+    request = example_request(endpoint, resources=resources, fresh=fresh)
     exchange = send(resources.client, endpoint, **request)
     resources.register_created(endpoint, exchange.response)
     disabled = endpoint.raw.get("disabled")
