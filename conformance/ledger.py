@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,8 +14,11 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+RETRY_PAUSE_S = 1.0
+
+
 def run_prefix(run_id: str) -> str:
-    """"lfc-" and 8 hex digits of the run id; --sweep recognizes exactly this shape."""
+    """ "lfc-" and 8 hex digits of the run id; --sweep recognizes exactly this shape."""
     import hashlib
 
     return "lfc-" + hashlib.sha256(run_id.encode()).hexdigest()[:8]
@@ -41,10 +45,20 @@ class Ledger:
         self.entries = [e for e in self.entries if (e.kind, e.ident) != (kind, ident)]
 
     def teardown(self) -> list[str]:
+        """Delete in reverse order; what fails gets one more try at the end, after a pause (a server
+        busy with a background job can refuse a delete once: 1.13.0's project delete under a lock)."""
+        failed: list[Entry] = []
         while self.entries:
             entry = self.entries.pop()
             try:
                 entry.delete()
-            except Exception as exc:  # keep going: one failed delete must not strand the rest
+            except Exception:  # keep going: one failed delete must not strand the rest
+                failed.append(entry)
+        if failed:
+            time.sleep(RETRY_PAUSE_S)
+        for entry in failed:
+            try:
+                entry.delete()
+            except Exception as exc:
                 self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
         return self.failures

@@ -127,8 +127,9 @@ class Run:
             return
         self.closed = True
         if self.ledger is not None:
-            if self.ledger.entries:
-                stderr_progress(f"cleanup: deleting the {len(self.ledger.entries)} resources this run created")
+            made = [e for e in self.ledger.entries if e.kind != "derived"]
+            if made:
+                stderr_progress(f"cleanup: deleting the {len(made)} resources this run created")
             for failure in self.ledger.teardown():
                 stderr_progress(mask(failure))
         for client in self.extra_clients:
@@ -265,7 +266,7 @@ def _discover(run: Run) -> None:
         run.target.embedded = run.embedded.describe()
     # The run endpoints, MCP and /responses take only API keys (a login JWT gets 403 "An API key must
     # be passed"): a run that logged in trades the login for a key of its own, deleted at the end.
-    if isinstance(run.auth, auth_mod.LoginAuth) and settings.mode != "read-only":
+    if isinstance(run.auth, auth_mod.LoginAuth) and settings.mode != "read-only" and not settings.sweep:
         _run_scoped_api_key(run)
     _select_edition(run)
 

@@ -131,18 +131,20 @@ class ResourceKinds:
     def __getitem__(self, name: str) -> Kind:
         return self.kinds[name]
 
-    def created_by(self, endpoint_id: str) -> tuple[Kind, str | None] | None:
-        """The kind an endpoint's success creates, and where its answer holds the new id."""
+    def created_by(self, endpoint_id: str) -> list[tuple[Kind, str | None]]:
+        """The kinds an endpoint's success creates (a project upload: a project and its flows), and
+        where its answer holds each new id."""
+        found: list[tuple[Kind, str | None]] = []
         for kind in self.kinds.values():
             if kind.alias:
                 continue
             if any(alt["endpoint"] == endpoint_id for alt in kind.alternatives("create")):
-                return kind, None
+                found.append((kind, None))
             for entry in kind.raw.get("created_by", []) or []:
                 eid, id_field = _created_by(entry)
                 if eid == endpoint_id:
-                    return kind, id_field
-        return None
+                    found.append((kind, id_field))
+        return found
 
     def naming(self, endpoint_id: str) -> tuple[Kind, list[str]] | None:
         """Request fields that get a run-prefixed name when this endpoint creates or renames."""
@@ -271,6 +273,14 @@ class Resources:
         self._graph: dict[str, Any] | None = None
         self._counter = itertools.count(1)
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        # Registered first, so it runs last: whatever the server derived from this run's resources
+        # and kept after they were deleted (1.13.0's per-project MCP API keys).
+        derived = re.compile(re.escape(f"MCP Project {ledger.prefix}-")).match
+        ledger.add(
+            "derived",
+            f"{owner}:api keys",
+            lambda: sweep_kind(self, "api_key", derived, progress=lambda _: None, by_release=True),
+        )
 
     # Names -------------------------------------------------------------------------------------
 
@@ -451,28 +461,28 @@ class Resources:
     def register_created(self, endpoint: Endpoint, response: httpx.Response) -> list[Record]:
         """After any request to an endpoint that creates resources: put what it made in the ledger."""
         created = self.kinds.created_by(endpoint.id)
-        if created is None or not _ok(response) or not response.content:
+        if not created or not _ok(response) or not response.content:
             return []
-        kind, id_field = created
         try:
             body = response.json()
         except ValueError:
             return []
-        records = []
-        for item in body if isinstance(body, list) else [body]:
-            try:
-                ident = self.ident(kind, item, id_field)
-            except ResourceUnavailable:
-                continue
-            if any(r.id == ident for r in records):
-                continue
-            name = str(item.get(kind.raw.get("name", "name"), "")) if isinstance(item, dict) else ""
-            parents = {p: self.get(p).id for p in [kind.raw.get("parent")] if p}
-            record = Record(kind.name, ident, name, item, parents)
-            if kind.raw.get("secret") and isinstance(item, dict):
-                SECRETS.add(str(item.get(kind.raw["secret"])))
-            self.track(kind, record)
-            records.append(record)
+        records: list[Record] = []
+        for kind, id_field in created:
+            for item in body if isinstance(body, list) else [body]:
+                try:
+                    ident = self.ident(kind, item, id_field)
+                except ResourceUnavailable:
+                    continue
+                if any(r.kind == kind.name and r.id == ident for r in records):
+                    continue
+                name = str(item.get(kind.raw.get("name", "name"), "")) if isinstance(item, dict) else ""
+                parents = {p: self.get(p).id for p in [kind.raw.get("parent")] if p}
+                record = Record(kind.name, ident, name, item, parents)
+                if kind.raw.get("secret") and isinstance(item, dict):
+                    SECRETS.add(str(item.get(kind.raw["secret"])))
+                self.track(kind, record)
+                records.append(record)
         return records
 
     # Placeholders -------------------------------------------------------------------------------
@@ -530,12 +540,14 @@ def _encode_handle(handle: dict[str, Any]) -> str:
 # Sweep ------------------------------------------------------------------------------------------
 
 SWEEP_ORDER = ("file_v1", "file", "variable", "api_key", "flow", "project", "user")  # children first
-_V1_STORED = re.compile(r"^\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_")  # v1 uploads get a timestamp prefix
+# Names servers derive from ours: v1 uploads get a timestamp ("2026-11-23_10-00-00_<name>"), and
+# 1.13.0 gives each new project an API key "MCP Project <project name> - default" that outlives it.
+_DERIVED = re.compile(r"^(\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d_|MCP Project )")
 
 
 def is_leftover(name: str, pattern: re.Pattern[str] = RUN_NAME) -> bool:
     base = name.rsplit("/", 1)[-1]
-    return bool(pattern.match(base) or pattern.match(_V1_STORED.sub("", base)))
+    return bool(pattern.match(base) or pattern.match(_DERIVED.sub("", base)))
 
 
 def objects(value: Any) -> Iterator[dict[str, Any]]:
@@ -548,60 +560,65 @@ def objects(value: Any) -> Iterator[dict[str, Any]]:
             yield from objects(v)
 
 
-def sweep(resources: Resources, pattern: re.Pattern[str] = RUN_NAME, progress: Callable[[str], None] = print) -> int:
+def sweep(resources: Resources, progress: Callable[[str], None] = print) -> int:
     """Delete what earlier runs left behind: only resources named like a run's (`RUN_NAME`)."""
+    return sum(sweep_kind(resources, kind, is_leftover, progress) for kind in SWEEP_ORDER)
+
+
+def sweep_kind(
+    resources: Resources,
+    kind_name: str,
+    matches: Callable[[str], object],
+    progress: Callable[[str], None] = print,
+    by_release: bool = False,
+) -> int:
+    """Delete the resources of one kind whose name `matches`. `by_release`: use the endpoints of the
+    target's release even when the run checks it against another edition (cleanup is not a check)."""
+    kind = resources.kinds[kind_name]
+    contract = resources.contract.contract.select(resources.contract.release) if by_release else resources.contract
+    list_step, delete_step = kind.step("list", contract), kind.step("delete", contract)
+    if list_step is None or delete_step is None:
+        return 0
     deleted = 0
-    kinds = resources.kinds
-    for kind_name in SWEEP_ORDER:
-        kind = kinds[kind_name]
-        list_step, delete_step = kind.step("list", resources.contract), kind.step("delete", resources.contract)
-        if list_step is None or delete_step is None:
+    id_field, name_field = kind.raw.get("id", "id"), kind.raw.get("name", "name")
+    # Children are listed per parent: v1 files of the leftover flows.
+    parents: list[str | None] = [None]
+    if kind.raw.get("parent") == "flow":
+        parents = list(_leftover_ids(resources, resources.kinds["flow"], matches))
+    for parent in parents:
+        values = {"flow": parent} if parent else {}
+        response = resources.client.request(**request_kwargs(list_step, values, resources.content))
+        if not _ok(response):
+            if kind.raw.get("requires", {}).get("superuser") and response.status_code in (401, 403):
+                continue  # not a superuser: there are no users of ours to see
+            progress(f"sweep: {list_step.endpoint.operation} answered {_short(response)}; skipping {kind_name}s")
             continue
-        # Children are listed per parent: v1 files of the leftover flows.
-        parents: list[str | None] = [None]
-        if kind.raw.get("parent") == "flow":
-            parents = list(_leftover_ids(resources, kinds["flow"], pattern))
-        for parent in parents:
-            values = {"flow": parent} if parent else {}
-            response = resources.client.request(**request_kwargs(list_step, values, resources.content))
-            if not _ok(response):
-                if kind.raw.get("requires", {}).get("superuser") and response.status_code in (401, 403):
-                    continue  # not a superuser: there are no users of ours to see
-                progress(f"sweep: {list_step.endpoint.operation} answered {_short(response)}; skipping {kind_name}s")
-                continue
-            body = response.json()
-            names = [v for v in leaves(body) if isinstance(v, str)] if kind_name == "file_v1" else None
-            found = (
-                [(n, n) for n in names or [] if is_leftover(n, pattern)]
-                if names is not None
-                else [
-                    (str(o[kind.raw.get("id", "id")]), str(o.get(kind.raw.get("name", "name"))))
-                    for o in objects(body)
-                    if kind.raw.get("id", "id") in o
-                    and is_leftover(str(o.get(kind.raw.get("name", "name"), "")), pattern)
-                ]
+        body = response.json()
+        if kind_name == "file_v1":  # the list holds bare names
+            found = [(n, n) for n in leaves(body) if isinstance(n, str) and matches(n)]
+        else:
+            found = [
+                (str(o[id_field]), str(o.get(name_field)))
+                for o in objects(body)
+                if id_field in o and matches(str(o.get(name_field, "")))
+            ]
+        for ident, name in found:
+            ident = ident.split(kind.raw["id_after"], 1)[-1] if kind.raw.get("id_after") else ident
+            answer = resources.client.request(**request_kwargs(delete_step, {**values, "id": ident}, resources.content))
+            ok = _ok(answer) or answer.status_code == 404
+            deleted += ok
+            progress(
+                f"sweep: {'deleted' if ok else 'could not delete'} {kind_name} {name}"
+                + ("" if ok else f" ({_short(answer)})")
             )
-            for ident, name in found:
-                ident = ident.split(kind.raw["id_after"], 1)[-1] if kind.raw.get("id_after") else ident
-                answer = resources.client.request(
-                    **request_kwargs(delete_step, {**values, "id": ident}, resources.content)
-                )
-                ok = _ok(answer) or answer.status_code == 404
-                deleted += ok
-                progress(
-                    f"sweep: {'deleted' if ok else 'could not delete'} {kind_name} {name}"
-                    + ("" if ok else f" ({_short(answer)})")
-                )
     return deleted
 
 
-def _leftover_ids(resources: Resources, kind: Kind, pattern: re.Pattern[str]) -> list[str]:
+def _leftover_ids(resources: Resources, kind: Kind, matches: Callable[[str], object]) -> list[str]:
     step = kind.step("list", resources.contract)
     if step is None:
         return []
     response = resources.client.request(**request_kwargs(step, {}, resources.content))
     if not _ok(response):
         return []
-    return [
-        str(o["id"]) for o in objects(response.json()) if "id" in o and is_leftover(str(o.get("name", "")), pattern)
-    ]
+    return [str(o["id"]) for o in objects(response.json()) if "id" in o and matches(str(o.get("name", "")))]
