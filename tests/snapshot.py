@@ -50,12 +50,16 @@ def seed_user_data(url: str, api_key: str, tag: str) -> None:
     with httpx.Client(base_url=url, headers={"x-api-key": api_key}, timeout=30) as client:
         project = client.post("/api/v1/projects/", json={"name": f"{tag} project", "description": "mine"})
         project.raise_for_status()
-        flow = client.post("/api/v1/flows/", json={"name": f"{tag} flow", "data": {"nodes": [], "edges": []},
-                                                   "folder_id": project.json()["id"]})
+        flow = client.post(
+            "/api/v1/flows/",
+            json={"name": f"{tag} flow", "data": {"nodes": [], "edges": []}, "folder_id": project.json()["id"]},
+        )
         flow.raise_for_status()
-        client.post("/api/v1/variables/", json={"name": f"{tag}_VAR", "value": "v", "type": "Generic",
-                                                "default_fields": []}).raise_for_status()
+        client.post(
+            "/api/v1/variables/", json={"name": f"{tag}_VAR", "value": "v", "type": "Generic", "default_fields": []}
+        ).raise_for_status()
         client.post("/api/v2/files", files={"file": (f"{tag}.txt", b"mine", "text/plain")}).raise_for_status()
-        client.post(f"/api/v1/files/upload/{flow.json()['id']}",
-                    files={"file": (f"{tag}.txt", b"mine", "text/plain")}).raise_for_status()
+        client.post(
+            f"/api/v1/files/upload/{flow.json()['id']}", files={"file": (f"{tag}.txt", b"mine", "text/plain")}
+        ).raise_for_status()
         client.post(f"/api/v1/run/{flow.json()['id']}", json={"input_value": "x"})  # a message or not: either way
