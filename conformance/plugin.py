@@ -219,7 +219,7 @@ def _run_scoped_api_key(run: Run) -> None:
     """Trade the login for an API key the run deletes at the end (its delete is the ledger's first entry,
     so it goes last)."""
     client = run.http()
-    if isinstance(run.auth, auth_mod.LoginAuth) and run.auth.token:
+    if isinstance(run.auth, (auth_mod.LoginAuth, auth_mod.BearerAuth)) and run.auth.token:
         run.cache["bearer"] = run.auth.token  # bearer requirements reuse it: logins are rate limited
     create, delete = run.contract.endpoint(API_KEY_CREATE), run.contract.endpoint(API_KEY_DELETE)
     response = client.request(create.method, create.path, json={"name": f"{run.prefix}-key"})
@@ -266,7 +266,10 @@ def _discover(run: Run) -> None:
         run.target.embedded = run.embedded.describe()
     # The run endpoints, MCP and /responses take only API keys (a login JWT gets 403 "An API key must
     # be passed"): a run that logged in trades the login for a key of its own, deleted at the end.
-    if isinstance(run.auth, auth_mod.LoginAuth) and settings.mode != "read-only" and not settings.sweep:
+    traded = isinstance(run.auth, auth_mod.LoginAuth) or (
+        isinstance(run.auth, auth_mod.BearerAuth) and run.target.auth == "auto_login JWT"
+    )
+    if traded and settings.mode != "read-only" and not settings.sweep:
         _run_scoped_api_key(run)
     _select_edition(run)
 
@@ -362,7 +365,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if run is not None and run.selected is not None and kinds:
         assert run.target is not None
         ctx = Context(
-            run.selected, run.settings.mode, run.target.superuser, run.resource_kinds(), run.login is not None
+            run.selected,
+            run.settings.mode,
+            run.target.superuser,
+            run.resource_kinds(),
+            login=run.login is not None,
+            bearer="bearer" in run.cache,
         )
         reqs = [r for r in requirements_for(kinds[0], ctx) if not cases or r.case in cases]
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])

@@ -86,7 +86,8 @@ class Context:
     mode: str
     superuser: bool | None  # is the suite's user a superuser (None: unknown)
     kinds: ResourceKinds
-    login: bool = False  # username and password are known (login, Bearer, @superuser placeholders)
+    login: bool = False  # username and password are known (login, @superuser placeholders)
+    bearer: bool = False  # a Bearer JWT is at hand (from the login, or AUTO_LOGIN's)
 
     def mode_skip(self, safety: str) -> str | None:
         if safety in MODE_ALLOWS[self.mode]:
@@ -146,10 +147,14 @@ AUTH_CASES = {
     "key-in-query": "the API key is accepted as the x-api-key query parameter",
     "bearer": "a Bearer token from /login is accepted",
     "superuser-only": "an ordinary user is refused",
+    "auth-switch": "without credentials it is refused exactly when the deployment's config switch is on",
 }
 
 
 def _auth(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    if endpoint.raw.get("auth_switch") and endpoint.example is not None:
+        skip = _common_skip(endpoint, ctx)
+        yield Requirement(f"{endpoint.id}.auth-switch", "auth", level_of(endpoint), endpoint, skip, "auth-switch")
     # Only requests that change nothing, even if the server wrongly lets them through.
     if endpoint.auth == "none" or endpoint.method not in ("GET", "HEAD") or endpoint.example is None:
         return
@@ -163,14 +168,17 @@ def _auth(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     accepted_skip = skip or _common_skip(endpoint, ctx)
     for case in ("key-in-header", "key-in-query"):
         yield Requirement(f"{endpoint.id}.{case}", "auth", level, endpoint, accepted_skip, case)
-    bearer_skip = accepted_skip or (None if ctx.login else "username and password not given: no Bearer token to send")
+    bearer_skip = accepted_skip or (
+        None if ctx.bearer or ctx.login else "username and password not given: no Bearer token to send"
+    )
     yield Requirement(f"{endpoint.id}.bearer", "auth", level, endpoint, bearer_skip, "bearer")
     if endpoint.auth == "superuser":
         ordinary = skip
-        if ordinary is None and ctx.superuser is not False:
-            ordinary = ctx.mode_skip("user-destructive") or ctx.throwaway_skip()
-            if ordinary:
-                ordinary = "needs an ordinary user: " + ordinary.replace("user-destructive requests", "creating one")
+        no_ordinary = ctx.mode_skip("user-destructive") or ctx.throwaway_skip()
+        if ordinary is None and ctx.superuser is not False and no_ordinary:
+            ordinary = (
+                f"needs an ordinary user: only full mode with superuser credentials creates one (mode {ctx.mode})"
+            )
         yield Requirement(f"{endpoint.id}.superuser-only", "auth", level, endpoint, ordinary, "superuser-only")
 
 

@@ -102,3 +102,26 @@ def test_superuser_only(
     ordinary = lf_run.throwaway_resources() if lf_target.superuser is not False else lf_run.resources()
     request = example_request(endpoint, filler=UNKNOWN_ID)
     checks.is_refused(endpoint, send(ordinary.client, endpoint, **request).response, "an ordinary user's credentials")
+
+
+@pytest.mark.auth("auth-switch")
+def test_auth_switch(
+    requirement: Requirement,
+    lf_run: Run,
+    lf_target: TargetInfo,
+    lf_contract: SelectedContract,
+    lf_anonymous: httpx.Client,
+) -> None:
+    endpoint = requirement.endpoint
+    switch = endpoint.raw["auth_switch"]
+    on = lf_target.config.get(switch["config"])
+    if on is None:  # the config is not readable: the documented default applies
+        on = switch.get("default", False)
+    resources = lf_run.resources()
+    request = example_request(endpoint, resources=resources, fresh=True)
+    response = send(lf_anonymous, endpoint, **request).response
+    if on:
+        checks.is_refused(endpoint, response, f"no credentials while {switch['config']} is true")
+    else:
+        release = lf_contract.release
+        checks.status_is_documented(endpoint, response, release, endpoint.expected_status(release))
