@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.provision import EmbeddedLangflow, provision, terminate_like_interrupt
+from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,6 +62,16 @@ def langflow_173_default() -> Iterator[Server]:
     server = provision("1.7.3", settings={"DO_NOT_TRACK": "true"})
     try:
         yield Server(server, None)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def langflow_173_webhook_auth() -> Iterator[Server]:
+    """Langflow 1.7.3 set up like the embedded default, plus LANGFLOW_WEBHOOK_AUTH_ENABLE=true."""
+    server = provision("1.7.3", settings={**EMBEDDED_SETTINGS, "LANGFLOW_WEBHOOK_AUTH_ENABLE": "true"})
+    try:
+        yield Server(server, _api_key(server))
     finally:
         server.stop()
 

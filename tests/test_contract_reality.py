@@ -23,17 +23,19 @@ def written_up() -> dict[str, set[str]]:
     return found
 
 
-def check_reads(tmp_path: Path, server: Server, release: str) -> None:
-    args = ["--server", server.url, "-m", "readonly", "--mode", "read-only"]
+def check_run(tmp_path: Path, server: Server, release: str, *extra: str) -> dict:
+    """Run the suite; every failure must be a written-up finding, none may be stale, none an error."""
+    args = ["--server", server.url, *extra]
     if server.api_key:
         args += ["--api-key", server.api_key]
     result = run_suite(tmp_path, *args)
-    assert result.code in (0, 1), result.output
+    assert result.code in (0, 1), result.output[-3000:]
     report = result.report()
     assert report["target"]["release"] == release
     assert not [r for r in report["requirements"] if r["outcome"] == "error"], "checker errors"
+    assert report["cleanup_failures"] == []
     ran = [r for r in report["requirements"] if r["outcome"] in ("pass", "fail")]
-    assert len(ran) >= 5, "too few reads ran to say anything"
+    assert len(ran) >= 5, "too few requirements ran to say anything"
     known = written_up()
     unexplained = [
         f"{r['id']}: {r.get('message', '')}"
@@ -47,6 +49,15 @@ def check_reads(tmp_path: Path, server: Server, release: str) -> None:
         if release in releases and any(r["id"] == rid and r["outcome"] == "pass" for r in ran)
     ]
     assert stale == [], "findings that no longer happen"
+    # Coverage: every catalog endpoint was exercised, or skipped / not applicable with reasons.
+    for endpoint_id, e in report["endpoints"].items():
+        assert e["outcome"] in ("pass", "fail") or e["reasons"], endpoint_id
+    report["wall_s"] = result.seconds
+    return report
+
+
+def check_reads(tmp_path: Path, server: Server, release: str) -> None:
+    check_run(tmp_path, server, release, "-m", "readonly", "--mode", "read-only")
 
 
 def test_safe_reads_of_1_13(tmp_path: Path, langflow_113: Server) -> None:
@@ -55,3 +66,29 @@ def test_safe_reads_of_1_13(tmp_path: Path, langflow_113: Server) -> None:
 
 def test_safe_reads_of_1_7(tmp_path: Path, langflow_173_default: Server) -> None:
     check_reads(tmp_path, langflow_173_default, "1.7.3")
+
+
+def test_default_suite_on_1_13_within_a_minute(tmp_path: Path, langflow_113: Server) -> None:
+    report = check_run(tmp_path, langflow_113, "1.13.0")
+    kinds = {r["kind"] for r in report["requirements"] if r["outcome"] in ("pass", "fail")}
+    assert kinds == {"example", "auth", "negative", "lifecycle", "stream"}
+    # The echo flow ran: the run endpoints returned their input.
+    assert {"run.run.example", "run.advanced.example", "run.responses.example"} <= {
+        r["id"] for r in report["requirements"] if r["outcome"] == "pass"
+    }
+    assert report["wall_s"] <= 60, f"the default suite took {report['wall_s']:.0f} s against a running 1.13.0"
+
+
+def test_default_suite_on_1_7_with_auto_login_and_webhook_auth_off(
+    tmp_path: Path, langflow_173_default: Server
+) -> None:
+    report = check_run(tmp_path, langflow_173_default, "1.7.3")
+    assert report["target"]["config"]["webhook_auth_enable"] is False
+    assert report["target"]["auth"].endswith("(auto_login JWT)")
+    assert any(r["id"] == "run.webhook.auth-switch" and r["outcome"] == "pass" for r in report["requirements"])
+
+
+def test_default_suite_on_1_7_with_webhook_auth_on(tmp_path: Path, langflow_173_webhook_auth: Server) -> None:
+    report = check_run(tmp_path, langflow_173_webhook_auth, "1.7.3")
+    assert report["target"]["config"]["webhook_auth_enable"] is True
+    assert any(r["id"] == "run.webhook.auth-switch" and r["outcome"] == "pass" for r in report["requirements"])
