@@ -393,7 +393,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    if call.excinfo is not None and call.excinfo.errisinstance(ResourceUnavailable):
+    is_requirement = isinstance(
+        getattr(item, "callspec", None) and item.callspec.params.get("requirement"), Requirement
+    )
+    if is_requirement and call.excinfo is not None and call.excinfo.errisinstance(ResourceUnavailable):
         # The server would not make what this requirement needs: that endpoint's own requirement
         # reports the failure; here it is a skip that says exactly what blocked it.
         report.outcome = "skipped"

@@ -1,0 +1,107 @@
+"""The resources table (schemas/resources.yaml) and the pieces built on it, without a server."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from conformance.calls import example_request
+from conformance.contract import load_contract
+from conformance.ledger import Ledger, run_prefix
+from conformance.requirements import Context, requirements_for
+from conformance.resources import RUN_NAME, ResourceKinds, Resources, expand, is_leftover
+
+CONTRACT = load_contract()
+KINDS = ResourceKinds.load(CONTRACT.root / "resources.yaml")
+
+
+def test_every_step_names_a_catalog_endpoint_and_its_parameters() -> None:
+    for kind in KINDS.kinds.values():
+        for role in ("create", "read", "update", "list", "delete", "prime"):
+            for alt in kind.alternatives(role):
+                endpoint = CONTRACT.endpoint(alt["endpoint"])  # raises for an unknown id
+                path_params = {p["name"] for p in endpoint.parameters if p.get("in") == "path"}
+                assert path_params <= set(alt.get("params") or {}), (kind.name, role, alt["endpoint"])
+
+
+def test_the_release_picks_projects_or_folders() -> None:
+    project = KINDS["project"]
+    step_11 = project.step("create", CONTRACT.select("1.1.1"))
+    step_14 = project.step("create", CONTRACT.select("1.4.3"))
+    assert step_11 is not None and step_11.endpoint.id == "projects.folders-create"
+    assert step_14 is not None and step_14.endpoint.id == "projects.create"  # /folders redirects since 1.4
+
+
+def test_templates_keep_types_when_whole() -> None:
+    assert expand({"data": "{graph}", "name": "{name}-x"}, {"graph": {"nodes": []}, "name": "n"}) == {
+        "data": {"nodes": []},
+        "name": "n-x",
+    }
+
+
+def test_sweep_matches_only_run_shaped_names() -> None:
+    prefix = run_prefix("20261123T120000Z-abcd")
+    assert RUN_NAME.match(prefix + "-flow1")
+    assert is_leftover(f"{prefix}-project2")
+    assert is_leftover(f"2026-11-23_10-00-00_{prefix}-filev13.png")  # a v1 upload's stored name
+    assert is_leftover(f"MCP Project {prefix}-project1 - default")  # 1.13.0's per-project key
+    for mine in ("lfc-admin", "lfc-notes", "my lfc-0123abcd- flow", "lfc-0123abc-x", "Starter Project"):
+        assert not is_leftover(mine), mine
+
+
+def test_a_project_upload_registers_the_project_and_its_flows() -> None:
+    kinds = {kind.name: field for kind, field in KINDS.created_by("projects.upload")}
+    assert kinds == {"project": "folder_id", "flow": None}
+
+
+def _fake_langflow(requests: list[httpx.Request]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.path == "/api/v1/all":
+            chat = {
+                "outputs": [{"name": "message", "types": ["Message"]}],
+                "template": {"input_value": {"type": "str", "input_types": ["Message"]}},
+            }
+            return httpx.Response(200, json={"input_output": {"ChatInput": chat, "ChatOutput": chat}})
+        if request.method == "POST":
+            body = json.loads(request.content)
+            return httpx.Response(201, json={"id": f"id-{len(requests)}", **body})
+        return httpx.Response(200, json={})
+
+    return httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
+
+
+def test_a_flow_is_the_echo_graph_and_its_delete_is_in_the_ledger_before_anything_else() -> None:
+    requests: list[httpx.Request] = []
+    ledger = Ledger(prefix=run_prefix("run"))
+    resources = Resources(_fake_langflow(requests), CONTRACT.select("1.13.0"), KINDS, ledger)
+    record = resources.create("flow")
+    created = json.loads(next(r for r in requests if r.method == "POST").content)
+    nodes = [n["data"]["type"] for n in created["data"]["nodes"]]
+    assert nodes == ["ChatInput", "ChatOutput"] and len(created["data"]["edges"]) == 1
+    assert record.name.startswith(ledger.prefix + "-")
+    assert [e.kind for e in ledger.entries] == ["derived", "flow"]
+    ledger.teardown()
+    assert requests[-2].method == "DELETE" and requests[-2].url.path == f"/api/v1/flows/{record.id}"
+
+
+def test_placeholders_of_one_request_name_one_resource() -> None:
+    requests: list[httpx.Request] = []
+    resources = Resources(_fake_langflow(requests), CONTRACT.select("1.13.0"), KINDS, Ledger(prefix="lfc-0a0a0a0a"))
+    endpoint = CONTRACT.select("1.13.0").endpoint("flows.update")
+    request = example_request(endpoint, resources=resources, fresh=True)
+    flow_id = request["url"].rsplit("/", 1)[-1]
+    assert request["json"]["name"].startswith("lfc-0a0a0a0a-")  # a rename keeps the run prefix
+    assert flow_id.startswith("id-")
+
+
+@pytest.mark.parametrize("mode", ["read-only", "isolated", "full"])
+def test_modes_decide_what_runs(mode: str) -> None:
+    ctx = Context(CONTRACT.select("1.13.0"), mode, True, KINDS, login=True, bearer=True)
+    runnable = {r.id for kind in ("example", "lifecycle") for r in requirements_for(kind, ctx) if r.skip is None}
+    assert ("flows.create.example" in runnable) == (mode != "read-only")
+    assert ("files.v2-delete-all.example" in runnable) == (mode == "full")
+    assert ("users.user.lifecycle" in runnable) == (mode == "full")
+    assert "base.version.example" in runnable
