@@ -39,7 +39,14 @@ class CountingRetryTransport(httpx.BaseTransport):
         request.read()  # so the body can be sent again after a 429
         for attempt in range(MAX_429_RETRIES + 1):
             started = time.perf_counter()
-            response = self.inner.handle_request(request)
+            try:
+                response = self.inner.handle_request(request)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # A kept-alive connection the server had just closed (seen on 1.4.3 after a 307):
+                # an idempotent request gets one fresh connection; a server that keeps resetting fails.
+                if request.method not in ("GET", "HEAD"):
+                    raise
+                response = self.inner.handle_request(request)
             self.stats.requests += 1
             self.stats.server_seconds += time.perf_counter() - started
             wait = _retry_after(response) if response.status_code == 429 else None

@@ -242,6 +242,14 @@ def multipart(parts: dict[str, Any], contents: Callable[[str], bytes]) -> dict[s
     return out
 
 
+def _read(response: httpx.Response) -> bool:
+    """Whether a body was read (a stream's was consumed as events: nothing to register from it)."""
+    try:
+        return bool(response.content)
+    except httpx.ResponseNotRead:
+        return False
+
+
 def _ok(response: httpx.Response) -> bool:
     return 200 <= response.status_code < 300
 
@@ -461,7 +469,7 @@ class Resources:
     def register_created(self, endpoint: Endpoint, response: httpx.Response) -> list[Record]:
         """After any request to an endpoint that creates resources: put what it made in the ledger."""
         created = self.kinds.created_by(endpoint.id)
-        if not created or not _ok(response) or not response.content:
+        if not created or not _ok(response) or not _read(response):
             return []
         try:
             body = response.json()
