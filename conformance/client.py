@@ -68,7 +68,9 @@ class CountingRetryTransport(httpx.BaseTransport):
 
 
 def make_client(root: str, auth: httpx.Auth, timeout: float, stats: Stats | None = None) -> httpx.Client:
-    transport = CountingRetryTransport(httpx.HTTPTransport(retries=0), stats or Stats())
+    # Keep-alive below uvicorn's 5 s, so a pooled connection is never one the server is closing.
+    limits = httpx.Limits(keepalive_expiry=4.0)
+    transport = CountingRetryTransport(httpx.HTTPTransport(retries=0, limits=limits), stats or Stats())
     return httpx.Client(
         base_url=root.rstrip("/"),
         auth=auth,
