@@ -54,7 +54,11 @@ def test_username_and_password(tmp_path: Path, langflow_113: Server) -> None:
         tmp_path, "--server", server.url, "--username", server.username, env={"LANGFLOW_PASSWORD": server.password}
     )
     assert result.code in (0, 1), result.output
-    assert result.report()["target"]["auth"] == f"login as {server.username}"
+    report = result.report()
+    # It logged in, then traded the login for a run-scoped key (/run takes only keys) and deleted it.
+    assert report["target"]["auth"] == f"api-key (header), created for this run (login as {server.username})"
+    assert report["cleanup_failures"] == []
+    assert any(r["id"].endswith(".bearer") and r["outcome"] == "pass" for r in report["requirements"])
     assert_no_secret(result, server.password)
 
 
