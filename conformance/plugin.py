@@ -515,6 +515,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             red=bool(s["fail"] or s["error"]),
             yellow=bool(s["skip"]) and not (s["fail"] or s["error"]),
         )
+    for version, c in report.get("coverage", {}).items():
+        if c["endpoints"]:
+            tr.write_line(
+                f"  {version:<12} endpoints {c['endpoints']}: exercised {c['exercised']} (failed {c['failed']})   "
+                f"SKIPPED {c['skipped']}   not applicable {c['not_applicable']}",
+                yellow=bool(c["skipped"]),
+            )
     tr.write_line(f"report: {run.report_path}")
 
 
