@@ -118,6 +118,8 @@ def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, 
     have seen enough we shut the socket, which ends the reader (closing a response another thread
     is reading would block until the server's next line)."""
     spec = endpoint.stream or {}
+    # Its connection ends with the stream (we may shut it): never hand it back to the pool.
+    kwargs = {**kwargs, "headers": {**(kwargs.get("headers") or {}), "connection": "close"}}
     lines: queue.Queue[Any] = queue.Queue()
     stop = threading.Event()
 

@@ -68,8 +68,9 @@ class CountingRetryTransport(httpx.BaseTransport):
 
 
 def make_client(root: str, auth: httpx.Auth, timeout: float, stats: Stats | None = None) -> httpx.Client:
-    # Keep-alive below uvicorn's 5 s, so a pooled connection is never one the server is closing.
-    limits = httpx.Limits(keepalive_expiry=4.0)
+    # Keep-alive below the server's, so a pooled connection is never one the server is closing:
+    # uvicorn's default is 5 s, gunicorn's (1.1-era `langflow run`) 2 s.
+    limits = httpx.Limits(keepalive_expiry=1.5)
     transport = CountingRetryTransport(httpx.HTTPTransport(retries=0, limits=limits), stats or Stats())
     return httpx.Client(
         base_url=root.rstrip("/"),
