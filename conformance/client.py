@@ -34,9 +34,21 @@ class CountingRetryTransport(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport, stats: Stats) -> None:
         self.inner, self.stats = inner, stats
+        self.after_5xx = False
+
+    def _drop_idle_connections(self) -> None:
+        """After a 5xx, old servers (1.1-era gunicorn) may close the connection just after the answer;
+        the next request on it would be reset. Idle pooled connections are dropped, not reused."""
+        pool = getattr(self.inner, "_pool", None)
+        for connection in list(getattr(pool, "connections", [])):
+            if connection.is_idle():
+                connection.close()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()  # so the body can be sent again after a 429
+        if self.after_5xx:
+            self.after_5xx = False
+            self._drop_idle_connections()
         for attempt in range(MAX_429_RETRIES + 1):
             started = time.perf_counter()
             try:
@@ -49,6 +61,7 @@ class CountingRetryTransport(httpx.BaseTransport):
                 response = self.inner.handle_request(request)
             self.stats.requests += 1
             self.stats.server_seconds += time.perf_counter() - started
+            self.after_5xx = response.status_code >= 500
             wait = _retry_after(response) if response.status_code == 429 else None
             if wait is None or wait > MAX_RETRY_AFTER_S or attempt == MAX_429_RETRIES:
                 if 200 <= response.status_code < 300:
