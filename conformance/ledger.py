@@ -14,7 +14,10 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
-RETRY_PAUSE_S = 1.0
+# Failed deletes are tried again after these pauses: 1.13.0 answers a project delete that met a
+# sqlite lock with 500 (its lock retry refreshes an API-key user that is no ORM row, finding F15),
+# and the lock lasts while another xdist worker writes.
+RETRY_PAUSES_S = (1.0, 2.0, 4.0)
 
 
 def run_prefix(run_id: str) -> str:
@@ -45,8 +48,7 @@ class Ledger:
         self.entries = [e for e in self.entries if (e.kind, e.ident) != (kind, ident)]
 
     def teardown(self) -> list[str]:
-        """Delete in reverse order; what fails gets one more try at the end, after a pause (a server
-        busy with a background job can refuse a delete once: 1.13.0's project delete under a lock)."""
+        """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S."""
         failed: list[Entry] = []
         while self.entries:
             entry = self.entries.pop()
@@ -54,11 +56,20 @@ class Ledger:
                 entry.delete()
             except Exception:  # keep going: one failed delete must not strand the rest
                 failed.append(entry)
-        if failed:
-            time.sleep(RETRY_PAUSE_S)
+        errors: dict[int, Exception] = {}
+        for pause in RETRY_PAUSES_S:
+            if not failed:
+                break
+            time.sleep(pause)
+            still: list[Entry] = []
+            for entry in failed:
+                try:
+                    entry.delete()
+                except Exception as exc:
+                    still.append(entry)
+                    errors[id(entry)] = exc
+            failed = still
         for entry in failed:
-            try:
-                entry.delete()
-            except Exception as exc:
-                self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
+            exc = errors[id(entry)]
+            self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
         return self.failures

@@ -11,6 +11,10 @@ from .errors import OptionError
 from .urls import normalize_server_url
 
 DEFAULT_LANGFLOW_VERSION = "1.13.0"
+DEFAULT_SEED = "20261205"
+# Generated requests per property requirement (per batch): keeps the whole default suite within a
+# minute against a local server (README, "Speed").
+DEFAULT_EXAMPLES = "3"
 MODES = ("read-only", "isolated", "full")
 AUTH_IN = ("header", "query")
 
@@ -70,6 +74,31 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("--timeout", "LANGFLOW_CONFORMANCE_TIMEOUT", "Seconds per HTTP request.", default="30"),
     Option(
+        "--seed",
+        "LANGFLOW_CONFORMANCE_SEED",
+        "Hypothesis seed of the property-based requirements (printed in the report; a failure names it).",
+        default=DEFAULT_SEED,
+    ),
+    Option(
+        "--examples",
+        "LANGFLOW_CONFORMANCE_EXAMPLES",
+        "Generated requests per property requirement (per stateful requirement: generated scenarios).",
+        default=DEFAULT_EXAMPLES,
+    ),
+    Option(
+        "--property-time",
+        "LANGFLOW_CONFORMANCE_PROPERTY_TIME",
+        "Keep generating each property requirement for this many seconds, in batches of --examples with "
+        "successive seeds (deep nightly runs); 0: one batch.",
+        default="0",
+    ),
+    Option(
+        "--dump-contract",
+        "LANGFLOW_CONFORMANCE_DUMP_CONTRACT",
+        "Write the OpenAPI 3.1 document derived from the contract (for the target's release, or "
+        "--langflow-version without --server) to this file, and exit.",
+    ),
+    Option(
         "--sweep",
         "LANGFLOW_CONFORMANCE_SWEEP",
         "Delete what earlier runs left behind (resources named lfc-...), nothing else, and exit.",
@@ -93,6 +122,10 @@ class Settings:
     contract_edition: str | None
     timeout: float
     sweep: bool = False
+    seed: int = int(DEFAULT_SEED)
+    examples: int = int(DEFAULT_EXAMPLES)
+    property_time: float = 0.0
+    dump_contract: Path | None = None
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
     @property
@@ -134,6 +167,18 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         raise OptionError(
             f"{origin('--timeout')} must be a number of seconds between 0 and 3600, not {v['--timeout']!r}"
         )
+    numbers = {}
+    for flag, low, high, kind in (
+        ("--seed", 0, 2**32 - 1, int),
+        ("--examples", 1, 100000, int),
+        ("--property-time", 0, 86400, float),
+    ):
+        try:
+            numbers[flag] = kind(v[flag] or "")
+        except ValueError:
+            numbers[flag] = low - 1
+        if not low <= numbers[flag] <= high:
+            raise OptionError(f"{origin(flag)} must be a number from {low} to {high}, not {v[flag]!r}")
     server = normalize_server_url(v["--server"]) if v["--server"] else None
     if bool(v["--username"]) != bool(v["--password"]):
         raise OptionError("--username and --password go together; give both or neither")
@@ -164,5 +209,9 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         contract_edition=v["--contract-edition"],
         timeout=timeout,
         sweep=str(v["--sweep"]).lower() in TRUE,
+        seed=int(numbers["--seed"]),
+        examples=int(numbers["--examples"]),
+        property_time=float(numbers["--property-time"]),
+        dump_contract=Path(v["--dump-contract"]) if v["--dump-contract"] else None,
         sources=sources,
     )

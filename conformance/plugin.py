@@ -15,9 +15,12 @@ import httpx
 import pytest
 
 from . import auth as auth_mod
+from . import drift
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
+from .contract.openapi import build_document
 from .errors import EXIT_TARGET, ConformanceError, OptionError
+from .generation import Budget, DerivedSchema
 from .ledger import Ledger, new_run_id, run_prefix
 from .options import OPTIONS, Settings, resolve
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
@@ -29,6 +32,7 @@ from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
 
 SUITE_DIR = Path(__file__).parent / "suite"
+DETAILS = ("property", "reproduce", "drift")  # record_property keys copied into report.json
 SUITE_MODULE = "conformance.suite"
 API_KEY_CREATE = "api-keys.create"
 API_KEY_DELETE = "api-keys.delete"
@@ -61,6 +65,7 @@ class Run:
     extra_clients: list[httpx.Client] = field(default_factory=list)
     worker_stats: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # per-process values tests share (a login JWT)
+    property_generator: DerivedSchema | None = None
 
     @property
     def prefix(self) -> str:
@@ -75,6 +80,23 @@ class Run:
             self.client = make_client(self.target.url, self.auth, self.settings.timeout, self.stats)
         return self.client
 
+    def generator(self) -> DerivedSchema:
+        """schemathesis over the derived contract, loaded once per process."""
+        if self.property_generator is None:
+            assert self.selected is not None
+            self.property_generator = DerivedSchema(self.selected, self.settings.seed)
+        return self.property_generator
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.settings.examples, self.settings.property_time)
+
+    def server_openapi(self) -> drift.ServerDocument | str:
+        """The deployment's own OpenAPI document (or why there is none), fetched once per process."""
+        if "server_openapi" not in self.cache:
+            self.cache["server_openapi"] = drift.fetch(self.http())
+        return self.cache["server_openapi"]  # type: ignore[no-any-return]
+
     def resource_kinds(self) -> ResourceKinds:
         if self.kinds is None:
             self.kinds = ResourceKinds.load(self.contract.root / "resources.yaml")
@@ -85,7 +107,12 @@ class Run:
         if self.main_resources is None:
             assert self.selected is not None and self.ledger is not None
             self.main_resources = Resources(
-                self.http(), self.selected, self.resource_kinds(), self.ledger, superuser=self.login
+                self.http(),
+                self.selected,
+                self.resource_kinds(),
+                self.ledger,
+                superuser=self.login,
+                may_create=self.settings.mode != "read-only",
             )
         return self.main_resources
 
@@ -204,13 +231,32 @@ def pytest_configure(config: pytest.Config) -> None:
         _CONTROLLER_RUN["run"] = run
 
 
-def _select_edition(run: Run) -> None:
-    assert run.target is not None
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A suite run from the repository collects the suite only. pytest takes an option value that is
+    a path (`--report-dir /abs/dir`) for the rootdir, and then testpaths no longer applies: without
+    this, `pytest --report-dir /abs/dir` would also collect tests/ (which starts Langflow servers)."""
+    if config.stash.get(RUN, None) is None:
+        return None
+    repo = SUITE_DIR.parents[1]
+    if repo not in collection_path.parents:
+        return None
+    on_the_way = collection_path == SUITE_DIR or collection_path in SUITE_DIR.parents
+    named = any(Path(config.invocation_params.dir, a.split("::")[0]).resolve() == collection_path for a in config.args)
+    return None if on_the_way or SUITE_DIR in collection_path.parents or named else True
+
+
+def _select_edition_option(run: Run) -> None:
     wanted = run.settings.contract_edition
     if wanted and run.contract.editions.get(wanted) is None:
         raise OptionError(
             f"--contract-edition {wanted!r} is unknown; choose one of {', '.join(run.contract.editions.ids)}"
         )
+
+
+def _select_edition(run: Run) -> None:
+    assert run.target is not None
+    _select_edition_option(run)
+    wanted = run.settings.contract_edition
     run.edition_source = "option" if wanted else "release"
     run.selected = run.contract.select(run.target.release, wanted)
 
@@ -274,12 +320,32 @@ def _discover(run: Run) -> None:
     _select_edition(run)
 
 
+def _dump_contract(run: Run, release: str) -> None:
+    """--dump-contract FILE: the derived OpenAPI document for this release, then stop."""
+    path = run.settings.dump_contract
+    assert path is not None
+    selected = run.contract.select(release, run.settings.contract_edition)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(build_document(selected), indent=2) + "\n")
+    except OSError as exc:
+        raise OptionError(f"--dump-contract {path}: cannot write it ({exc.strerror})") from None
+    run.close()
+    pytest.exit(
+        f"wrote the contract for Langflow {release} (edition {selected.edition.id}) as OpenAPI 3.1 to {path}",
+        returncode=0,
+    )
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     run = session.config.stash.get(RUN, None)
     if run is None:
         return
     workerinput = getattr(session.config, "workerinput", None)
     try:
+        if run.settings.dump_contract is not None and run.settings.embedded:
+            _select_edition_option(run)
+            _dump_contract(run, run.settings.langflow_version)  # nothing to install or start
         if workerinput is not None and "langflow_conformance" in workerinput:
             _from_controller(run, json.loads(workerinput["langflow_conformance"]))
         else:
@@ -288,6 +354,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         run.close()
         pytest.exit(mask(exc.message), returncode=exc.exit_code)
     assert run.target is not None and run.selected is not None
+    if run.settings.dump_contract is not None:
+        try:
+            _dump_contract(run, run.target.release)
+        except ConformanceError as exc:
+            pytest.exit(exc.message, returncode=exc.exit_code)
     if run.settings.sweep:
         _sweep(run)
     if workerinput is None:
@@ -442,6 +513,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     elif report.failed:
         entry["outcome"] = "fail" if report.when == "call" else "error"
         entry["message"] = props.get("message", "")
+    for key in DETAILS:  # what a property or drift requirement recorded (seed, curl commands, probe)
+        if key in props:
+            entry[key] = json.loads(props[key])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -457,6 +531,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run = session.config.stash.get(RUN, None)
     if run is None or run.target is None or run.selected is None:
         return
+    drift_section = None
+    if not run.worker and any(r["kind"] == "drift" for r in run.results.values()):
+        try:
+            drift_section = drift.section(run.server_openapi(), run.selected, list(run.results.values()))
+        except httpx.HTTPError as exc:
+            drift_section = {"openapi": f"could not read {drift.OPENAPI_PATH}: {type(exc).__name__}"}
     run.close()
     if run.worker:
         workeroutput = getattr(session.config, "workeroutput", None)
@@ -489,6 +569,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "exit_status": int(exitstatus),
         "cleanup_failures": (run.ledger.failures if run.ledger else [])
         + [f for w in workers for f in w["cleanup_failures"]],
+        "property": {
+            "seed": run.settings.seed,
+            "examples": run.settings.examples,
+            "time_per_requirement_s": run.settings.property_time,
+        },
+        **({"drift": drift_section} if drift_section is not None else {}),
     }
     run.report = build_report(header, list(run.results.values()), run.selected.endpoints)
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
@@ -521,6 +607,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"  {version:<12} endpoints {c['endpoints']}: exercised {c['exercised']} (failed {c['failed']})   "
                 f"SKIPPED {c['skipped']}   not applicable {c['not_applicable']}",
                 yellow=bool(c["skipped"]),
+            )
+    if any(r["kind"] == "property" and r["outcome"] in ("pass", "fail") for r in report["requirements"]):
+        p = report["property"]
+        tr.write_line(f"  property     seed {p['seed']} (--seed), {p['examples']} generated requests per requirement")
+    if "drift" in report:
+        d = report["drift"]
+        if "unknown_to_contract" not in d:
+            tr.write_line(f"  drift        {d['openapi']}", yellow=True)
+        else:
+            unknown = sum(len(v) for v in d["unknown_to_contract"].values())
+            tr.write_line(
+                f"  drift        missing {len(d['documented_missing'])}   served but not listed "
+                f"{len(d['documented_not_listed_but_served'])}   unknown to the contract {unknown} "
+                f"in {len(d['unknown_to_contract'])} groups   type conflicts (warnings) {len(d['type_conflicts'])}",
+                red=bool(d["documented_missing"]),
+                yellow=bool(d["type_conflicts"]),
             )
     tr.write_line(f"report: {run.report_path}")
 

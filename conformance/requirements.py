@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .contract import Endpoint, SelectedContract
+from .generation import NEGATIVE, POSITIVE, STATEFUL, PropertyConfig, can_be_invalid, has_request_schema
 from .resources import ResourceKinds
+from .stateful import stateful_steps
 
 KINDS = {
     "example": "the documented request succeeds with a documented status, content type and body",
@@ -18,9 +20,12 @@ KINDS = {
     "negative": "unknown ids and invalid input get documented 4xx answers, never 5xx",
     "lifecycle": "create, read, update, list, delete behave together",
     "stream": "streamed responses parse, use documented events and end properly",
+    "property": "generated valid requests are accepted and answered as documented; invalid ones refused, never 5xx",
+    "drift": "the deployment's own /openapi.json lists every documented endpoint",
     "readonly": "the subset safe to run against production",
 }
-GENERATED = ("example", "auth", "negative", "lifecycle", "stream")  # readonly is a marker on the others
+# readonly is a marker on the others
+GENERATED = ("example", "auth", "negative", "lifecycle", "stream", "property", "drift")
 MUST, SHOULD = "MUST", "SHOULD"
 # What each mode allows to run (DESIGN.md "Staging safety").
 MODE_ALLOWS = {
@@ -56,7 +61,8 @@ class Requirement:
         }
 
     def describe_case(self) -> str:
-        return AUTH_CASES.get(self.case or "", "") or NEGATIVE_CASES.get(self.case or "", "") or (self.case or "")
+        case = self.case or ""
+        return AUTH_CASES.get(case) or NEGATIVE_CASES.get(case) or PROPERTY_CASES.get(case) or case
 
     def property_json(self) -> str:
         return json.dumps(self.describe())
@@ -95,6 +101,13 @@ class Context:
         where = "full mode" if safety == "user-destructive" else "isolated or full mode"
         return f"mode {self.mode}: {safety} requests run only in {where}"
 
+    def creation_skip(self, endpoint: Endpoint) -> str | None:
+        """read-only mode creates nothing: a request that needs one of the run's resources cannot run."""
+        needed = sorted(placeholders(endpoint.example or {}) - {"superuser"})
+        if self.mode != "read-only" or not needed:
+            return None
+        return f"mode read-only: the request needs a {', '.join(needed)} the run would have to create"
+
     def throwaway_skip(self) -> str | None:
         """user-destructive requests run as a throwaway user, which only a superuser can create."""
         if self.superuser is False:
@@ -132,13 +145,15 @@ def _example(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
         skip = "WebSocket sessions are not exercised (voice mode needs an OpenAI or ElevenLabs key)"
     if skip is None and "superuser" in placeholders(endpoint.example) and not ctx.login:
         skip = "superuser credentials not given (--username/--password): the example logs in"
+    skip = skip or ctx.creation_skip(endpoint)
     yield Requirement(f"{endpoint.id}.example", "example", level_of(endpoint), endpoint, skip)
 
 
 def _stream(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     if endpoint.example is None or not endpoint.stream:
         return
-    yield Requirement(f"{endpoint.id}.stream", "stream", level_of(endpoint), endpoint, _common_skip(endpoint, ctx))
+    skip = _common_skip(endpoint, ctx) or ctx.creation_skip(endpoint)
+    yield Requirement(f"{endpoint.id}.stream", "stream", level_of(endpoint), endpoint, skip)
 
 
 AUTH_CASES = {
@@ -165,7 +180,7 @@ def _auth(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     yield Requirement(f"{endpoint.id}.auth-required", "auth", level, endpoint, skip, "auth-required")
     if endpoint.stream or endpoint.raw.get("disabled"):
         return  # long-lived or switchable answers: acceptance is what the example requirement shows
-    accepted_skip = skip or _common_skip(endpoint, ctx)
+    accepted_skip = skip or _common_skip(endpoint, ctx) or ctx.creation_skip(endpoint)
     for case in ("key-in-header", "key-in-query"):
         yield Requirement(f"{endpoint.id}.{case}", "auth", level, endpoint, accepted_skip, case)
     bearer_skip = accepted_skip or (
@@ -240,6 +255,7 @@ def _negative(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     schema = body_schema(endpoint, ctx)
     if schema is None or endpoint.example is None:
         return
+    skip = skip or ctx.creation_skip(endpoint)
     if schema.get("required"):
         yield Requirement(f"{endpoint.id}.missing-fields", "negative", level, endpoint, skip, "missing-fields")
     if wrong_type_field(schema):
@@ -265,6 +281,70 @@ def _lifecycles(ctx: Context) -> Iterator[Requirement]:
         )
 
 
+PROPERTY_CASES = {
+    POSITIVE: "generated valid requests are accepted with a documented status and a body that validates",
+    NEGATIVE: "generated invalid requests are refused with a 4xx, never a 5xx",
+    STATEFUL: "generated create/read/update/delete sequences: what was created is there, what was deleted is gone",
+}
+
+
+def _property(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    """Every HTTP endpoint with a request schema; a streamed twin of a plain operation (the same method
+    and path, told apart by a parameter the plain one pins) is covered by that plain one."""
+    if endpoint.method == "WS" or not has_request_schema(endpoint):
+        return
+    twins = [e for e in ctx.contract.endpoints if e is not endpoint and e.operation == endpoint.operation]
+    if endpoint.stream and any(not t.stream for t in twins):
+        return
+    skip = _common_skip(endpoint, ctx)
+    if skip is None and _redirects(endpoint, ctx):
+        skip = f"{NOT_APPLICABLE}redirects in this release; the target endpoint's own requirements cover it"
+    if skip is None and endpoint.stream:
+        skip = (
+            "answers an event stream that may stay open: generated requests would each hold one; "
+            f"its {endpoint.id}.stream requirement checks it"
+        )
+    skip = skip or PropertyConfig.of(endpoint).skip or ctx.creation_skip(endpoint)
+    if skip is None and "superuser" in placeholders(endpoint.example or {}) and not ctx.login:
+        skip = "superuser credentials not given (--username/--password): the request logs in"
+    cases = (POSITIVE, NEGATIVE) if can_be_invalid(endpoint, ctx.contract.schemas) else (POSITIVE,)
+    for case in cases:
+        yield Requirement(f"{endpoint.id}.property-{case}", "property", level_of(endpoint), endpoint, skip, case)
+
+
+def _stateful(ctx: Context) -> Iterator[Requirement]:
+    """One per resource kind whose create answer names the id its read, update and delete take."""
+    for kind in ctx.kinds.kinds.values():
+        steps = stateful_steps(kind, ctx.contract)
+        if steps is None:
+            continue
+        create, delete = steps["create"], steps.get("delete") or steps["create"]
+        requires = kind.raw.get("requires") or {}
+        safety = "user-destructive" if requires.get("mode") == "full" else "creates-own"
+        skip = _common_skip(create.endpoint, ctx, safety)
+        if skip is None and requires.get("superuser") and ctx.superuser is False:
+            skip = f"superuser credentials not given: only a superuser can create a {kind.name}"
+        level = MUST if not any(s.endpoint.deprecated for s in steps.values()) else SHOULD
+        yield Requirement(
+            f"{delete.endpoint.group}.{kind.name}.stateful", "property", level, delete.endpoint, skip, STATEFUL
+        )
+
+
+def _properties(ctx: Context) -> Iterator[Requirement]:
+    for endpoint in ctx.contract.endpoints:
+        yield from _property(endpoint, ctx)
+    yield from _stateful(ctx)
+
+
+def _drift(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
+    if endpoint.method == "WS":
+        return
+    # Only the edition decides: a listing needs no mode, service or superuser.
+    reason = ctx.contract.not_applicable_reason(endpoint)
+    skip = NOT_APPLICABLE + reason if reason else None
+    yield Requirement(f"{endpoint.id}.listed", "drift", level_of(endpoint), endpoint, skip, "listed")
+
+
 def _per_endpoint(
     generate: Callable[[Endpoint, Context], Iterator[Requirement]],
 ) -> Callable[[Context], Iterator[Requirement]]:
@@ -281,6 +361,8 @@ GENERATORS: dict[str, Callable[[Context], Iterator[Requirement]]] = {
     "auth": _per_endpoint(_auth),
     "negative": _per_endpoint(_negative),
     "lifecycle": _lifecycles,
+    "property": _properties,
+    "drift": _per_endpoint(_drift),
 }
 
 

@@ -270,6 +270,7 @@ class Resources:
         *,
         superuser: tuple[str, str] | None = None,
         owner: str = "run",
+        may_create: bool = True,
     ) -> None:
         self.client = client
         self.contract = contract
@@ -277,6 +278,7 @@ class Resources:
         self.ledger = ledger
         self.superuser = superuser
         self.owner = owner
+        self.may_create = may_create  # False in read-only mode: nothing is ever created
         self.shared: dict[str, Record] = {}
         self._graph: dict[str, Any] | None = None
         self._counter = itertools.count(1)
@@ -396,6 +398,8 @@ class Resources:
 
     def create(self, kind_name: str) -> Record:
         kind = self.kinds[kind_name]
+        if not self.may_create:
+            raise ResourceUnavailable(f"mode read-only: no {kind_name} may be created")
         step = kind.step("create", self.contract)
         if step is None:
             raise ResourceUnavailable(f"no {kind_name} can be created on this release (no create endpoint applies)")

@@ -1,0 +1,52 @@
+"""`drift`: the deployment's own /openapi.json against the contract. A documented endpoint it does
+not list fails only if it is not served either (a probe that cannot change anything shows which).
+Endpoints the contract does not know and contradicting field types go to the report's `drift`
+section (informational, warnings)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance import checks
+from conformance.drift import OPENAPI_PATH, probe_request, served
+from conformance.plugin import Run
+from conformance.requirements import Requirement
+
+UNKNOWN_ID = "00000000-0000-4000-8000-00000000d1f7"
+
+
+@pytest.mark.drift("listed")
+def test_listed(requirement: Requirement, lf_run: Run, lf_client: httpx.Client, record_property: Any) -> None:
+    endpoint = requirement.endpoint
+    server = lf_run.server_openapi()
+    if isinstance(server, str):
+        pytest.skip(server)
+    if server.lists(endpoint):
+        record_property("drift", json.dumps({"listed": True}))
+        return
+    request = probe_request(endpoint, UNKNOWN_ID)
+    if request is None:
+        pytest.skip(
+            f"not listed in {OPENAPI_PATH}, and no request can show it is served without acting "
+            "(no body to leave out, no id to make unknown)"
+        )
+    if request["method"] not in ("GET", "HEAD") and lf_run.settings.mode == "read-only":
+        pytest.skip(f"not listed in {OPENAPI_PATH}; mode read-only sends no {request['method']}, not even a probe")
+    with lf_client.stream(**request) as response:  # headers are enough: a stream is never read on
+        status = response.status_code
+        if status in (404, 405):
+            response.read()
+        answered = served(response)
+        text = response.text[:120] if status in (404, 405) else ""
+    probe = f"{request['method']} {request['url']} -> {status}"
+    record_property("drift", json.dumps({"listed": False, "served": answered, "probe": probe}))
+    if not answered:
+        checks.fail(
+            f"{endpoint.operation}: documented ({endpoint.sources[0].get('document')} § "
+            f"{endpoint.sources[0].get('section')}), but the deployment neither lists it in {OPENAPI_PATH} "
+            f"nor serves it ({probe} {text!r})"
+        )
