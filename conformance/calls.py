@@ -43,14 +43,14 @@ def stand_in(value: Any, filler: str) -> Any:
     return substitute(value, lambda _: filler)
 
 
-def _rename(body: Any, fields: list[str], new_name: Callable[[], str]) -> Any:
+def rename(body: Any, fields: list[str], new_name: Callable[[], str]) -> Any:
     """A create or rename example gets run-prefixed names, so --sweep can always find what it made
     (the top-level object, or each object of a top-level list, as in a batch create)."""
     if isinstance(body, dict):
         renamed = {k: (new_name() if k in fields and isinstance(v, str) else v) for k, v in body.items()}
-        return {k: (_rename(v, fields, new_name) if isinstance(v, list) else v) for k, v in renamed.items()}
+        return {k: (rename(v, fields, new_name) if isinstance(v, list) else v) for k, v in renamed.items()}
     if isinstance(body, list):
-        return [_rename(v, fields, new_name) if isinstance(v, dict) else v for v in body]
+        return [rename(v, fields, new_name) if isinstance(v, dict) else v for v in body]
     return body
 
 
@@ -77,7 +77,7 @@ def example_request(
         if naming is not None:
             kind, fields = naming
             if "body" in example:
-                example["body"] = _rename(example["body"], fields, lambda: resources.new_name(kind.name))
+                example["body"] = rename(example["body"], fields, lambda: resources.new_name(kind.name))
             parts = {
                 f: {**part, "filename": f"{resources.new_name(kind.name)}-{part.get('filename', f)}"}
                 for f, part in parts.items()

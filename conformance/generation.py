@@ -31,6 +31,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 
+from .calls import rename
 from .contract import Endpoint, SchemaStore, SelectedContract
 from .contract.openapi import build_document
 from .resources import Resources
@@ -73,25 +74,19 @@ PAGE_FIELDS = ("items", "total", "page", "size")  # fastapi-pagination's Page, a
 def page_size_respected(ctx: Any, response: Any, case: Any) -> bool | None:
     """A paginated answer (a Page: items, total, page, size) honours the page and size asked for."""
     query = case.query or {}
-    if "size" not in query or not 200 <= response.status_code < 300:
+    asked = {k: query[k] for k in ("page", "size") if k in query}
+    if not asked or not 200 <= response.status_code < 300:
         return None
     try:
         body = response.json()
-    except ValueError:
+        asked = {k: int(v) for k, v in asked.items()}
+    except (TypeError, ValueError):
         return None
     if not isinstance(body, dict) or not all(k in body for k in PAGE_FIELDS):
         return None  # not a page (e.g. get_all=true answers a plain list, as documented)
-    problems = []
-    try:
-        size = int(query["size"])
-    except (TypeError, ValueError):
-        return None
-    if body["size"] != size:
-        problems.append(f"asked for size {size}, the page says size {body['size']!r}")
-    if isinstance(body["items"], list) and len(body["items"]) > size:
-        problems.append(f"asked for size {size}, the page holds {len(body['items'])} items")
-    if "page" in query and str(body["page"]) != str(query["page"]):
-        problems.append(f"asked for page {query['page']}, got page {body['page']!r}")
+    problems = [f"asked for {k} {v}, the page says {k} {body[k]!r}" for k, v in asked.items() if body[k] != v]
+    if "size" in asked and isinstance(body["items"], list) and len(body["items"]) > asked["size"]:
+        problems.append(f"asked for size {asked['size']}, the page holds {len(body['items'])} items")
     if problems:
         raise AssertionError("Pagination ignored: " + "; ".join(problems))
     return True
@@ -199,8 +194,13 @@ def schemathesis_config(endpoints: list[Endpoint], seed: int, stateful: bool = F
             "seed": seed,
             "operations": operations,
             "output": {"sanitization": {"keys-to-sanitize": SANITIZED, "sensitive-markers": MARKERS}},
-            # A sequence only makes sense of valid requests; invalid ones are the negative cases' business.
-            **({"generation": {"mode": "positive"}} if stateful else {}),
+            # A sequence only makes sense of valid requests (invalid ones are the negative cases'
+            # business), and only along the links the resources table gives (no inferred ones).
+            **(
+                {"generation": {"mode": "positive"}, "phases": {"stateful": {"inference": {"algorithms": []}}}}
+                if stateful
+                else {}
+            ),
         }
     )
 
@@ -344,10 +344,8 @@ def apply_pins(case: Any, endpoint: Endpoint, pins: Pins, contract: SelectedCont
         if name in body or not negative_body:
             body[name] = value
     body.update(pins.fixed_body)
-    if pins.new_name is not None:
-        for name in pins.names:
-            if isinstance(body.get(name), str):
-                body[name] = pins.new_name()
+    if pins.new_name is not None:  # the object itself, or each object of a list in it (a batch)
+        body = rename(body, list(pins.names), pins.new_name)
     valid = not _body_errors(contract, endpoint, body)
     if negative_body and valid:
         return False
@@ -356,6 +354,8 @@ def apply_pins(case: Any, endpoint: Endpoint, pins: Pins, contract: SelectedCont
         for name in pins.names:
             if name in case.body:
                 body[name] = case.body[name]
+        if _body_errors(contract, endpoint, body):
+            body = {**copy.deepcopy(case.body), **pins.body, **pins.fixed_body}
     case.body = body
     return True
 
@@ -417,14 +417,14 @@ class Findings:
         return f"{head}\n  {body}" + (f"\n  ... and {more} more (report.json)" if more else "")
 
 
-def validate(case: Any, response: Any, checks: list[str], findings: Findings, **kw: Any) -> None:
+def validate(case: Any, response: Any, checks: list[str], findings: Findings, base_url: str, **kw: Any) -> None:
     """Run each enabled check on its own, so every failure is attributed to the check that raised it."""
     answer = Response.from_any(response)
     for name in checks:
         try:
             case.validate_response(answer, checks=[CHECKS.get_one(name)], **kw)
         except FailureGroup as group:
-            curl = case.as_curl_command(headers=dict(answer.request.headers))
+            curl = case.as_curl_command(headers=dict(answer.request.headers), base_url=base_url)
             findings.add(name, group, curl, findings.current_seed)
 
 

@@ -41,10 +41,26 @@ def _rewrite_refs(value: Any, own: str, suffix: str = "") -> Any:
     return value
 
 
-def _closed(schema: Any) -> Any:
-    """Objects that list their properties accept no others: a documented client sends the documented
-    fields only, so valid generated requests carry no undocumented ones (servers forbid some)."""
+VALID_REQUEST = "x-valid-request"  # a schema's narrowing for drawing valid requests (schemas/README.md)
+
+
+def _as_documented(schema: Any) -> Any:
+    """The schema as the documents give it: narrowings for valid requests dropped."""
     if isinstance(schema, dict):
+        return {k: _as_documented(v) for k, v in schema.items() if k != VALID_REQUEST}
+    if isinstance(schema, list):
+        return [_as_documented(v) for v in schema]
+    return schema
+
+
+def _closed(schema: Any) -> Any:
+    """What a valid request sends: objects that list their properties take no others (a documented
+    client sends the documented fields only; servers forbid some), and where the documents only give
+    a type, the `x-valid-request` narrowing applies (e.g. a flow graph has nodes and edges)."""
+    if isinstance(schema, dict):
+        if VALID_REQUEST in schema:
+            narrowed = {k: v for k, v in schema.items() if k not in (VALID_REQUEST, "type")}
+            return _closed({**narrowed, **schema[VALID_REQUEST]})
         out = {k: _closed(v) for k, v in schema.items()}
         if isinstance(schema.get("properties"), dict) and not {"additionalProperties", "patternProperties"} & set(
             schema
@@ -107,7 +123,7 @@ class OpenApiBuilder:
                 continue
             raw = self.contract.schemas.schema(current)
             rewritten = _rewrite_refs(copy.deepcopy(raw), current, suffix)
-            self.components[key] = _closed(rewritten) if request else rewritten
+            self.components[key] = _closed(rewritten) if request else _as_documented(rewritten)
             pending.extend(_referenced(raw))
         return {"$ref": f"#/components/schemas/{component_name(schema_ref)}{suffix}"}
 

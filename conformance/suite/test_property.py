@@ -61,7 +61,7 @@ def test_property(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
         response = send_case(resources.client, case, resources.new_name("upload"))
         findings.sent += 1
         resources.register_created(endpoint, response)  # should it create something, the ledger has it
-        validate(case, response, enabled, findings)
+        validate(case, response, enabled, findings, str(resources.client.base_url))
         return True
 
     run_cases(strategy, send, lf_run.budget, findings, str(resources.client.base_url))
