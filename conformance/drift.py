@@ -101,6 +101,38 @@ def served(response: httpx.Response) -> bool:
     return True
 
 
+@dataclass
+class Probe:
+    described: str  # "GET /path -> 404", each hop
+    served: bool
+    text: str  # the start of a refusal's body, for the failure message
+
+
+def probe(client: httpx.Client, request: dict[str, Any]) -> Probe:
+    """Send a probe and read no more than its headers, unless it was refused. Two answers say
+    nothing by themselves: a HEAD 404 has no body to tell the router's own from a handler's (asked
+    again as GET), and FastAPI's trailing-slash redirect only says the other spelling matches some
+    route (followed once, same method)."""
+    hops: list[str] = []
+    for _ in range(3):
+        with client.stream(**request) as response:  # a stream (SSE) is never read on
+            status = response.status_code
+            if status in (404, 405):
+                response.read()
+            hops.append(f"{request['method']} {request['url']} -> {status}")
+            location = response.headers.get("location", "")
+            if request["method"] == "HEAD" and status == 404:
+                request = {**request, "method": "GET"}
+                continue
+            target = httpx.URL(location).path if location else ""
+            if status in (307, 308) and target.rstrip("/") == str(request["url"]).rstrip("/"):
+                request = {**request, "url": target}
+                continue
+            text = response.text[:120] if status in (404, 405) else ""
+            return Probe("; ".join(hops), served(response), text)
+    return Probe("; ".join(hops), True, "")
+
+
 # Unknown endpoints and type conflicts (report, not requirements) ---------------------------------
 
 

@@ -66,6 +66,7 @@ CHECKS_BY_CASE: dict[str, tuple[str, ...]] = {
 ENABLED_CHECKS = sorted({name for names in CHECKS_BY_CASE.values() for name in names})
 # What a 2xx of a generated valid request may also be: the schemathesis default minus 5xx, which
 # not_a_server_error reports on its own.
+MAX_DESCRIBED_LINES = 4  # per failure, before its curl command
 MAX_SHOWN_FAILURES = 4
 PAGE_FIELDS = ("items", "total", "page", "size")  # fastapi-pagination's Page, as 002 prints it
 
@@ -374,8 +375,15 @@ class Found:
     seed: int
 
     def describe(self) -> str:
-        lines = [line for line in self.message.strip().splitlines() if line.strip()][:14]
-        return f"[{self.check}] " + "\n    ".join(lines)
+        # Schema dumps can run to pages: a few short lines of what failed, then the curl command, so
+        # the reproduction survives the report's one-message limit.
+        what = self.message.split("Reproduce with")[0].strip().splitlines()
+        lines = [_clip(line) for line in what if line.strip()][:MAX_DESCRIBED_LINES]
+        return f"[{self.check}] " + "\n    ".join([*lines, f"Reproduce with: {self.curl}"])
+
+
+def _clip(line: str, width: int = 120) -> str:
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 @dataclass

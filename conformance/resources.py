@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import httpx
 import yaml
 
 from .contract import Endpoint, SelectedContract
-from .ledger import Ledger
+from .ledger import RETRY_PAUSES_S, Ledger
 from .secrets import SECRETS
 
 # Every run names its resources "lfc-<8 hex>-..." (ledger.run_prefix): --sweep matches exactly that
@@ -616,7 +617,13 @@ def sweep_kind(
             ]
         for ident, name in found:
             ident = ident.split(kind.raw["id_after"], 1)[-1] if kind.raw.get("id_after") else ident
-            answer = resources.client.request(**request_kwargs(delete_step, {**values, "id": ident}, resources.content))
+            delete = request_kwargs(delete_step, {**values, "id": ident}, resources.content)
+            answer = resources.client.request(**delete)
+            for pause in RETRY_PAUSES_S:  # a 5xx may be a passing sqlite lock (finding F15), as in teardown
+                if answer.status_code < 500:
+                    break
+                time.sleep(pause)
+                answer = resources.client.request(**delete)
             ok = _ok(answer) or answer.status_code == 404
             deleted += ok
             progress(

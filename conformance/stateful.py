@@ -123,6 +123,7 @@ def run_stateful(
     class Machine(base):  # type: ignore[misc,valid-type]
         root_rules = frozenset({start})
         locals().update(randoms)
+
         def call(self, case: Any, **kwargs: Any) -> Response:
             endpoint = endpoints[case.operation.definition.raw["operationId"]]
             apply_pins(case, endpoint, pins[endpoint.id], contract)

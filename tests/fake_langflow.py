@@ -244,14 +244,22 @@ class Fake:
             return _detail(404, "Flow not found")
         return JSONResponse(self.flow_out(flow))
 
-    async def flow_update(self, request: Request) -> Response:
+    async def updating(
+        self, request: Request, endpoint_id: str, store: dict[str, dict[str, Any]], missing: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | Response:
+        """An update's body and the stored item it changes, or the answer that refuses it."""
         body = await _json(request)
-        errors = self.invalid("flows.update", request, body)
+        errors = self.invalid(endpoint_id, request, body)
         if errors:
             return _detail(422, errors)
-        flow = self.flows.get(request.path_params["flow_id"])
-        if flow is None:
-            return _detail(404, "Flow not found")
+        item = store.get(next(iter(request.path_params.values())))
+        return (body, item) if item is not None else _detail(404, missing)
+
+    async def flow_update(self, request: Request) -> Response:
+        found = await self.updating(request, "flows.update", self.flows, "Flow not found")
+        if isinstance(found, Response):
+            return found
+        body, flow = found
         for key, value in body.items():
             if key in flow and key not in ("id", "user_id") and (value is not None or key not in ("name", "locked")):
                 flow[key] = value
@@ -297,17 +305,15 @@ class Fake:
         flows = [self.flow_out(f) for f in self.flows.values() if f["folder_id"] == project_id]
         q = request.query_params
         if "page" in q or "size" in q:
-            return JSONResponse({"folder": project, "flows": _page(flows, int(q.get("page", 1)), int(q.get("size", 50)))})
+            page = _page(flows, int(q.get("page", 1)), int(q.get("size", 50)))
+            return JSONResponse({"folder": project, "flows": page})
         return JSONResponse({**project, "flows": flows})
 
     async def project_update(self, request: Request) -> Response:
-        body = await _json(request)
-        errors = self.invalid("projects.update", request, body)
-        if errors:
-            return _detail(422, errors)
-        project = self.projects.get(request.path_params["project_id"])
-        if project is None:
-            return _detail(404, "Project not found")
+        found = await self.updating(request, "projects.update", self.projects, "Project not found")
+        if isinstance(found, Response):
+            return found
+        body, project = found
         if "rejects-valid" in self.bugs:
             return _detail(400, "Projects cannot be changed")
         for key in ("name", "description"):
@@ -355,13 +361,10 @@ class Fake:
         return JSONResponse([self.variable_out(v) for v in self.variables.values()])
 
     async def variable_update(self, request: Request) -> Response:
-        body = await _json(request)
-        errors = self.invalid("variables.update", request, body)
-        if errors:
-            return _detail(422, errors)
-        variable = self.variables.get(request.path_params["variable_id"])
-        if variable is None:
-            return _detail(404, "Variable not found")
+        found = await self.updating(request, "variables.update", self.variables, "Variable not found")
+        if isinstance(found, Response):
+            return found
+        body, variable = found
         for key in ("name", "value", "type", "default_fields"):
             if body.get(key) is not None:
                 variable[key] = body[key]
@@ -398,6 +401,27 @@ class Fake:
             page, size = 1, 50
         return JSONResponse(_page(items, page, size))
 
+    async def openapi(self, request: Request) -> Response:
+        """A server document as incomplete as a real one: it lists the variables routes only (with
+        `value` typed as an integer, against the contract's string) and one route no document knows."""
+        variable = {
+            "type": "object",
+            "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "value": {"type": "integer"}},
+        }
+        ok = {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/VariableRead"}}}}}
+        return JSONResponse(
+            {
+                "openapi": "3.1.0",
+                "info": {"title": "Langflow", "version": RELEASE},
+                "paths": {
+                    "/api/v1/variables/": {"get": {"responses": ok}, "post": {"responses": {"201": ok["200"]}}},
+                    "/api/v1/variables/{variable_id}": {"patch": {"responses": ok}, "delete": {"responses": {}}},
+                    "/api/v1/fake-extras/ping": {"get": {"responses": {}}},
+                },
+                "components": {"schemas": {"VariableRead": variable}},
+            }
+        )
+
     def app(self) -> Starlette:
         def guarded(handler: Handler, anonymous: bool = False) -> Handler:
             async def endpoint(request: Request) -> Response:
@@ -410,6 +434,7 @@ class Fake:
 
         routes = [
             Route("/health_check", guarded(self.health, anonymous=True)),
+            Route("/openapi.json", guarded(self.openapi, anonymous=True)),
             Route("/api/v1/version", guarded(self.version, anonymous=True)),
             Route("/api/v1/auto_login", guarded(self.auto_login, anonymous=True)),
             Route("/api/v1/users/whoami", guarded(self.whoami)),
@@ -431,7 +456,12 @@ class Fake:
             Route("/api/v1/variables/{variable_id}", guarded(self.variable_delete), methods=["DELETE"]),
             Route("/api/v1/monitor/transactions", guarded(self.transactions)),
         ]
-        return Starlette(routes=routes)
+        # FastAPI's answers when no route matches: what drift tells "not served" by.
+        missing = {
+            404: lambda request, exc: _detail(404, "Not Found"),
+            405: lambda request, exc: _detail(405, "Method Not Allowed"),
+        }
+        return Starlette(routes=routes, exception_handlers=missing)  # type: ignore[arg-type]
 
 
 def _page(items: list[Any], page: int, size: int) -> dict[str, Any]:

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 
 from conformance.contract import load_contract
 from conformance.contract.catalog import AUTH_VALUES, SAFETY_VALUES, build_endpoint
 from conformance.contract.documents import covers, documented_operations, headings, normalize
 from conformance.contract.schemas import ID_BASE
+from conformance.generation import ENABLED_CHECKS
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO.parent / "shared" / "langflow-docs"
@@ -235,3 +237,47 @@ def test_schema_own_examples_validate_and_break(ref: str) -> None:
         variants = broken_variants(instance, schema)
         if variants:
             assert any(CONTRACT.schemas.errors(ref, b) for _, b in variants), f"{ref} accepts every broken variant"
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping with the same key twice (safe_load keeps the last one)."""
+
+
+def _construct_unique(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+    duplicated = {k for k in keys if keys.count(k) > 1}
+    if duplicated:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {sorted(duplicated)}", node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "schemas").glob("**/*.yaml")), ids=lambda p: p.name)
+def test_no_yaml_file_repeats_a_key(path: Path) -> None:
+    yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+
+
+PROPERTY_KEYS = {"skip", "pin", "checks", "statuses"}
+
+
+@pytest.mark.parametrize("entry", [raw for _, raw in all_entries() if "property" in raw], ids=lambda r: r["id"])
+def test_property_settings_say_why(entry: dict[str, Any]) -> None:
+    """Noise control is per endpoint and explained: every pin, tolerated status and check setting has a
+    reason, and names only checks the property layer runs (never a global switch)."""
+    settings = entry["property"]
+    assert set(settings) <= PROPERTY_KEYS, set(settings) - PROPERTY_KEYS
+    if "skip" in settings:
+        assert isinstance(settings["skip"], str) and len(settings["skip"]) > 20
+    where = {p["name"] for p in (entry.get("request") or {}).get("parameters", [])}
+    body = (entry.get("request") or {}).get("body") or {}
+    body_fields = set(CONTRACT.schemas.schema(body["schema"]).get("properties", {})) if body.get("schema") else set()
+    for name, pin in (settings.get("pin") or {}).items():
+        assert set(pin) == {"value", "reason"} and len(pin["reason"]) > 20, name
+        assert name in where | body_fields, f"pin {name!r} is neither a parameter nor a body field"
+    for status, why in (settings.get("statuses") or {}).items():
+        assert 400 <= int(status) < 500 and len(why) > 20, status
+    for check, setting in (settings.get("checks") or {}).items():
+        assert check in ENABLED_CHECKS, f"{check} is not a check the property layer runs"
+        assert len(setting.get("reason", "")) > 20, check

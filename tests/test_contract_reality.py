@@ -74,7 +74,7 @@ def test_safe_reads_of_1_7(tmp_path: Path, langflow_173_default: Server) -> None
 def test_default_suite_on_1_13_within_a_minute(tmp_path: Path, langflow_113: Server) -> None:
     report = check_run(tmp_path, langflow_113, "1.13.0")
     kinds = {r["kind"] for r in report["requirements"] if r["outcome"] in ("pass", "fail")}
-    assert kinds == {"example", "auth", "negative", "lifecycle", "stream"}
+    assert kinds == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift"}
     # The echo flow ran: the run endpoints returned their input.
     assert {"run.run.example", "run.advanced.example", "run.responses.example"} <= {
         r["id"] for r in report["requirements"] if r["outcome"] == "pass"

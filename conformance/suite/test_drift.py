@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from conformance import checks
-from conformance.drift import OPENAPI_PATH, probe_request, served
+from conformance.drift import OPENAPI_PATH, probe, probe_request
 from conformance.plugin import Run
 from conformance.requirements import Requirement
 
@@ -36,17 +36,11 @@ def test_listed(requirement: Requirement, lf_run: Run, lf_client: httpx.Client, 
         )
     if request["method"] not in ("GET", "HEAD") and lf_run.settings.mode == "read-only":
         pytest.skip(f"not listed in {OPENAPI_PATH}; mode read-only sends no {request['method']}, not even a probe")
-    with lf_client.stream(**request) as response:  # headers are enough: a stream is never read on
-        status = response.status_code
-        if status in (404, 405):
-            response.read()
-        answered = served(response)
-        text = response.text[:120] if status in (404, 405) else ""
-    probe = f"{request['method']} {request['url']} -> {status}"
-    record_property("drift", json.dumps({"listed": False, "served": answered, "probe": probe}))
-    if not answered:
+    found = probe(lf_client, request)
+    record_property("drift", json.dumps({"listed": False, "served": found.served, "probe": found.described}))
+    if not found.served:
         checks.fail(
             f"{endpoint.operation}: documented ({endpoint.sources[0].get('document')} § "
             f"{endpoint.sources[0].get('section')}), but the deployment neither lists it in {OPENAPI_PATH} "
-            f"nor serves it ({probe} {text!r})"
+            f"nor serves it ({found.described} {found.text!r})"
         )
