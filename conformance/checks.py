@@ -25,8 +25,19 @@ def text_of(response: httpx.Response) -> str:
         return "<event stream>"
 
 
-def fail(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
+class ContractViolation(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """A failed check: pytest's own failure (one line, no traceback) that also carries what the
+    contract expects and what came back, for report.json's `expected` and `actual`."""
+
+    def __init__(self, message: str, expected: str | None, actual: str | None) -> None:
+        super().__init__(message, pytrace=False)
+        self.expected, self.actual = expected, actual
+
+
+def fail(message: str, expected: Any = None, actual: Any = None) -> NoReturn:
+    raise ContractViolation(
+        message, None if expected is None else str(expected)[:500], None if actual is None else str(actual)[:500]
+    )
 
 
 def _source(endpoint: Endpoint) -> str:
@@ -45,18 +56,24 @@ def status_is_documented(
         body = text_of(response).replace("\n", " ")[:200]
         fail(
             f"{endpoint.operation}: expected status {' or '.join(map(str, wanted))}, got "
-            f"{response.status_code} {body!r} ({_source(endpoint)})"
+            f"{response.status_code} {body!r} ({_source(endpoint)})",
+            expected=f"status {' or '.join(map(str, wanted))}",
+            actual=f"{response.status_code} {body}",
         )
     spec = documented.get(response.status_code)
     if spec is None:
         fail(
             f"{endpoint.operation}: status {response.status_code} is not documented "
-            f"(documented: {sorted(documented)}; {_source(endpoint)})"
+            f"(documented: {sorted(documented)}; {_source(endpoint)})",
+            expected=f"a documented status: {', '.join(map(str, sorted(documented)))}",
+            actual=response.status_code,
         )
     if spec.location and not _location_matches(spec.location, response.headers.get("location", "")):
         fail(
             f"{endpoint.operation}: expected a redirect to {spec.location}, got location "
-            f"{response.headers.get('location')!r} ({_source(endpoint)})"
+            f"{response.headers.get('location')!r} ({_source(endpoint)})",
+            expected=f"Location {spec.location}",
+            actual=f"Location {response.headers.get('location')}",
         )
     return spec
 
@@ -72,7 +89,9 @@ def content_type_matches(endpoint: Endpoint, spec: ResponseSpec, response: httpx
         actual = response.headers.get("content-type", "").split(";")[0].strip()
         fail(
             f"{endpoint.operation}: expected content type {' or '.join(spec.content_types)}, got "
-            f"{actual or 'none'} ({_source(endpoint)})"
+            f"{actual or 'none'} ({_source(endpoint)})",
+            expected=f"content type {' or '.join(spec.content_types)}",
+            actual=f"content type {actual or 'none'}",
         )
 
 
@@ -85,12 +104,20 @@ def body_matches_schema(
     try:
         body: Any = response.json()
     except (json.JSONDecodeError, ValueError):
-        fail(f"{endpoint.operation}: body is not JSON: {text_of(response)[:120]!r}")
+        fail(
+            f"{endpoint.operation}: body is not JSON: {text_of(response)[:120]!r}",
+            expected=f"a JSON body matching {spec.schema}",
+            actual=text_of(response)[:200],
+        )
     errors, variant = _matches(schemas, spec, body)
     if not errors:
         return variant
     shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
-    fail(f"{endpoint.operation}: body does not match {spec.schema}: {shown} ({_source(endpoint)})")
+    fail(
+        f"{endpoint.operation}: body does not match {spec.schema}: {shown} ({_source(endpoint)})",
+        expected=f"a body matching {spec.schema}",
+        actual=shown,
+    )
 
 
 def is_refused(endpoint: Endpoint, response: httpx.Response, how: str, unknown_ids: bool = False) -> None:
@@ -99,7 +126,9 @@ def is_refused(endpoint: Endpoint, response: httpx.Response, how: str, unknown_i
     if response.status_code not in allowed:
         fail(
             f"{endpoint.operation} with {how}: expected {' or '.join(map(str, allowed))} (the endpoint requires "
-            f"an API key), got {response.status_code} ({_source(endpoint)})"
+            f"an API key), got {response.status_code} ({_source(endpoint)})",
+            expected=f"status {' or '.join(map(str, allowed))}",
+            actual=f"{response.status_code} {text_of(response)[:200]}",
         )
 
 
@@ -127,7 +156,9 @@ def stream_matches(endpoint: Endpoint, spec: ResponseSpec, stream: StreamResult,
         if documented and kind is not None and kind not in documented and not tolerated:
             fail(
                 f"{endpoint.operation}: event {index} has type {kind!r}, documented types are "
-                f"{', '.join(documented)} ({_source(endpoint)})"
+                f"{', '.join(documented)} ({_source(endpoint)})",
+                expected=f"event types {', '.join(documented)}",
+                actual=f"event {index} of type {kind}",
             )
         # SSE events are validated by their data; NDJSON lines are the event objects themselves.
         instance = (
@@ -138,13 +169,17 @@ def stream_matches(endpoint: Endpoint, spec: ResponseSpec, stream: StreamResult,
             if errors:
                 fail(
                     f"{endpoint.operation}: event {index} ({kind}) does not match {spec.schema}: "
-                    f"{'; '.join(errors[:2])} ({_source(endpoint)})"
+                    f"{'; '.join(errors[:2])} ({_source(endpoint)})",
+                    expected=f"events matching {spec.schema}",
+                    actual="; ".join(errors[:2]),
                 )
     if end_event and not stream.saw_end_event:
         how = "went idle" if stream.idle else "closed"
         fail(
             f"{endpoint.operation}: the stream {how} after {len(stream.events)} events without its "
-            f"{end_event!r} event ({_source(endpoint)})"
+            f"{end_event!r} event ({_source(endpoint)})",
+            expected=f"a stream ending with {end_event!r}",
+            actual=f"{how} after {len(stream.events)} events",
         )
 
 
@@ -186,7 +221,9 @@ def echoes(endpoint: Endpoint, request: dict[str, Any], response: httpx.Response
     if got != sent:
         fail(
             f"{endpoint.operation}: the echo flow should return its input {sent!r} at {echo['output']}, "
-            f"got {str(got)[:120]!r} ({_source(endpoint)})"
+            f"got {str(got)[:120]!r} ({_source(endpoint)})",
+            expected=f"{sent!r} at {echo['output']}",
+            actual=repr(got),
         )
 
 
@@ -204,12 +241,16 @@ def is_error_answer(
     if statuses is not None and status not in statuses:
         fail(
             f"{endpoint.operation} with {why}: expected {' or '.join(map(str, statuses))}, got {status} "
-            f"{text_of(response)[:160]!r} ({_source(endpoint)})"
+            f"{text_of(response)[:160]!r} ({_source(endpoint)})",
+            expected=f"status {' or '.join(map(str, statuses))}",
+            actual=f"{status} {text_of(response)[:200]}",
         )
     if not 400 <= status < 500:
         fail(
             f"{endpoint.operation} with {why}: expected a 4xx refusal, got {status} {text_of(response)[:160]!r} "
-            f"({_source(endpoint)})"
+            f"({_source(endpoint)})",
+            expected="a 4xx refusal",
+            actual=f"{status} {text_of(response)[:200]}",
         )
     spec = documented.get(status)
     if spec is None:

@@ -17,6 +17,7 @@ class Stats:
     requests: int = 0
     server_seconds: float = 0.0
     ok_responses: int = 0  # 2xx: the vacuous-run guard needs to know whether anything succeeded
+    last_request: httpx.Request | None = None  # a failure's curl reproduction (reproduce.curl_of)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -60,6 +61,7 @@ class CountingRetryTransport(httpx.BaseTransport):
                     raise
                 response = self.inner.handle_request(request)
             self.stats.requests += 1
+            self.stats.last_request = request
             self.stats.server_seconds += time.perf_counter() - started
             self.after_5xx = response.status_code >= 500
             wait = _retry_after(response) if response.status_code == 429 else None

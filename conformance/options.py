@@ -17,6 +17,7 @@ DEFAULT_SEED = "20261205"
 DEFAULT_EXAMPLES = "3"
 MODES = ("read-only", "isolated", "full")
 AUTH_IN = ("header", "query")
+API_VERSIONS = ("v1", "v2", "unversioned")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     secret: bool = False
     flag_only: bool = False  # a switch without a value (its variable: 1/true/yes)
+    repeatable: bool = False  # may be given more than once (--server: a matrix of deployments)
 
     @property
     def dest(self) -> str:
@@ -39,9 +41,17 @@ OPTIONS: tuple[Option, ...] = (
         "--server",
         "LANGFLOW_SERVER_URL",
         "Langflow root URL, with its path prefix if it has one (https://HOST/lf/ID). "
-        "Without it, an embedded local Langflow is installed and started.",
+        "Without it, an embedded local Langflow is installed and started. Repeat it to run the suite "
+        "against several deployments (a matrix).",
+        repeatable=True,
     ),
-    Option("--api-key", "LANGFLOW_API_KEY", "Langflow API key, sent as x-api-key.", secret=True),
+    Option(
+        "--api-key",
+        "LANGFLOW_API_KEY",
+        "Langflow API key, sent as x-api-key (with repeated --server: once for all, or once per server).",
+        secret=True,
+        repeatable=True,
+    ),
     Option(
         "--auth-in",
         "LANGFLOW_AUTH_IN",
@@ -99,6 +109,55 @@ OPTIONS: tuple[Option, ...] = (
         "--langflow-version without --server) to this file, and exit.",
     ),
     Option(
+        "--baseline",
+        "LANGFLOW_CONFORMANCE_BASELINE",
+        "YAML file of known failures (requirement id, reason, optional expiry date): only other failures, "
+        "expired entries and stale entries (now passing) fail the run.",
+    ),
+    Option(
+        "--update-baseline",
+        "LANGFLOW_CONFORMANCE_UPDATE_BASELINE",
+        "Write this run's failures to this baseline file (keeping the reasons and expiry dates of entries "
+        "--baseline already had).",
+    ),
+    Option(
+        "--allow-stale",
+        "LANGFLOW_CONFORMANCE_ALLOW_STALE",
+        "A baselined requirement that now passes does not fail the run.",
+        flag_only=True,
+    ),
+    Option(
+        "--gate",
+        "LANGFLOW_CONFORMANCE_GATE",
+        "API versions whose failures decide the exit code, comma-separated (SHOULD failures never do).",
+        default="v1,v2,unversioned",
+    ),
+    Option(
+        "--max-skip-share",
+        "LANGFLOW_CONFORMANCE_MAX_SKIP_SHARE",
+        "Percent of MUST requirements that may be skipped (other than by --mode) before the run counts "
+        "as vacuous and fails.",
+        default="30",
+    ),
+    Option(
+        "--compare",
+        "LANGFLOW_CONFORMANCE_COMPARE",
+        "A previous run's report.json: mark what changed since (newly failing, newly passing, new "
+        "endpoints, release change) in every view.",
+    ),
+    Option(
+        "--matrix",
+        "LANGFLOW_CONFORMANCE_MATRIX",
+        "Comma-separated embedded releases (1.1.1,1.4.3,1.7.3,1.13.0): run the suite against each and "
+        "write a combined matrix report.",
+    ),
+    Option(
+        "--matrix-jobs",
+        "LANGFLOW_CONFORMANCE_MATRIX_JOBS",
+        "Matrix targets run at the same time.",
+        default="2",
+    ),
+    Option(
         "--sweep",
         "LANGFLOW_CONFORMANCE_SWEEP",
         "Delete what earlier runs left behind (resources named lfc-...), nothing else, and exit.",
@@ -126,11 +185,25 @@ class Settings:
     examples: int = int(DEFAULT_EXAMPLES)
     property_time: float = 0.0
     dump_contract: Path | None = None
+    baseline: Path | None = None
+    update_baseline: Path | None = None
+    allow_stale: bool = False
+    gate: tuple[str, ...] = API_VERSIONS
+    max_skip_share: float = 30.0
+    compare: Path | None = None
+    matrix: tuple[str, ...] = ()  # embedded releases
+    servers: tuple[str, ...] = ()  # every --server given (more than one: a matrix of deployments)
+    api_keys: tuple[str, ...] = ()
+    matrix_jobs: int = 2
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
     @property
     def embedded(self) -> bool:
         return self.server is None
+
+    @property
+    def is_matrix(self) -> bool:
+        return bool(self.matrix) or len(self.servers) > 1
 
 
 def _raw_values(getoption: Any, environ: dict[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
@@ -138,6 +211,8 @@ def _raw_values(getoption: Any, environ: dict[str, str]) -> tuple[dict[str, str 
     sources: dict[str, str] = {}
     for opt in OPTIONS:
         value = getoption(opt.dest)
+        if isinstance(value, list):  # a repeatable option: its values, comma-joined, split again below
+            value = ",".join(value) if value else None
         source = "command line"
         if value is None and environ.get(opt.env):
             value, source = environ[opt.env], f"${opt.env}"
@@ -172,6 +247,8 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         ("--seed", 0, 2**32 - 1, int),
         ("--examples", 1, 100000, int),
         ("--property-time", 0, 86400, float),
+        ("--max-skip-share", 0, 100, float),
+        ("--matrix-jobs", 1, 16, int),
     ):
         try:
             numbers[flag] = kind(v[flag] or "")
@@ -179,7 +256,23 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
             numbers[flag] = low - 1
         if not low <= numbers[flag] <= high:
             raise OptionError(f"{origin(flag)} must be a number from {low} to {high}, not {v[flag]!r}")
-    server = normalize_server_url(v["--server"]) if v["--server"] else None
+    servers = tuple(normalize_server_url(u) for u in _listed(v["--server"]))
+    api_keys = _listed(v["--api-key"])
+    if len(servers) > 1 and len(api_keys) not in (0, 1, len(servers)):
+        raise OptionError(
+            f"{len(servers)} --server values and {len(api_keys)} --api-key values: give one key for all, "
+            "or one per server in the same order"
+        )
+    if len(servers) <= 1 and len(api_keys) > 1:
+        raise OptionError("--api-key is given more than once; that pairs keys with repeated --server values")
+    server = servers[0] if servers else None
+    matrix = _listed(v["--matrix"])
+    if matrix and servers:
+        raise OptionError("--matrix runs embedded releases; for deployments repeat --server instead")
+    gate = _listed(v["--gate"])
+    unknown = [g for g in gate if g not in API_VERSIONS]
+    if unknown or not gate:
+        raise OptionError(f"{origin('--gate')} takes API versions from {', '.join(API_VERSIONS)}, not {v['--gate']!r}")
     if bool(v["--username"]) != bool(v["--password"]):
         raise OptionError("--username and --password go together; give both or neither")
     given = [f for f in ("--api-key", "--token", "--username") if v[f]]
@@ -192,13 +285,14 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         raise OptionError("--langflow-version chooses the embedded Langflow; it cannot be used with --server")
     from packaging.version import InvalidVersion, Version
 
-    try:
-        Version(version)
-    except InvalidVersion:
-        raise OptionError(f"{origin('--langflow-version')} {version!r} is not a release number like 1.13.0") from None
+    for flag, release in [("--langflow-version", version), *(("--matrix", m) for m in matrix)]:
+        try:
+            Version(release)
+        except InvalidVersion:
+            raise OptionError(f"{origin(flag)} {release!r} is not a release number like 1.13.0") from None
     return Settings(
         server=server,
-        api_key=v["--api-key"],
+        api_key=api_keys[0] if api_keys else None,
         auth_in=v["--auth-in"] or "header",
         token=v["--token"],
         username=v["--username"],
@@ -213,5 +307,23 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         examples=int(numbers["--examples"]),
         property_time=float(numbers["--property-time"]),
         dump_contract=Path(v["--dump-contract"]) if v["--dump-contract"] else None,
+        baseline=_path(v["--baseline"]),
+        update_baseline=_path(v["--update-baseline"]),
+        allow_stale=str(v["--allow-stale"]).lower() in TRUE,
+        gate=gate,
+        max_skip_share=float(numbers["--max-skip-share"]),
+        compare=_path(v["--compare"]),
+        matrix=matrix,
+        servers=servers,
+        api_keys=api_keys,
+        matrix_jobs=int(numbers["--matrix-jobs"]),
         sources=sources,
     )
+
+
+def _listed(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None

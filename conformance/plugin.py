@@ -16,23 +16,29 @@ import pytest
 
 from . import auth as auth_mod
 from . import drift
+from .checks import ContractViolation
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
 from .contract.openapi import build_document
 from .errors import EXIT_TARGET, ConformanceError, OptionError
+from .gate import Baseline, evaluate, vacuous_reasons, write_baseline
 from .generation import Budget, DerivedSchema
 from .ledger import Ledger, new_run_id, run_prefix
+from .matrix import run_matrix
 from .options import OPTIONS, Settings, resolve
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
 from .report import write as write_report
+from .report.compare import compare, load_previous
+from .reproduce import curl_of
 from .requirements import KINDS, NOT_APPLICABLE, Context, Requirement, placeholders, requirements_for
 from .resources import ResourceKinds, Resources, ResourceUnavailable, request_kwargs, sweep
 from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
 
 SUITE_DIR = Path(__file__).parent / "suite"
-DETAILS = ("property", "reproduce", "drift")  # record_property keys copied into report.json
+DETAILS = ("property", "reproduce", "drift")  # record_property keys (JSON) copied into report.json
+FAILURE_DETAILS = ("expected", "actual", "curl")  # strings a failure carries into report.json
 SUITE_MODULE = "conformance.suite"
 API_KEY_CREATE = "api-keys.create"
 API_KEY_DELETE = "api-keys.delete"
@@ -66,6 +72,9 @@ class Run:
     worker_stats: list[dict[str, Any]] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # per-process values tests share (a login JWT)
     property_generator: DerivedSchema | None = None
+    baseline: Baseline | None = None
+    previous: dict[str, Any] | None = None  # --compare's report
+    selected_part: bool = False  # -m/-k/node ids/deselection: the edition's floor does not apply
 
     @property
     def prefix(self) -> str:
@@ -195,6 +204,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             opt.flag,
             dest=opt.dest,
             default=None,
+            action="append" if opt.repeatable else "store",
             metavar=opt.flag.lstrip("-").upper().replace("-", "_"),
             help=f"{opt.help} [{'; '.join(extra)}]",
         )
@@ -227,8 +237,20 @@ def pytest_configure(config: pytest.Config) -> None:
     run = Run(settings=settings, run_id=new_run_id(), contract=load_contract())
     run.worker = hasattr(config, "workerinput")
     config.stash[RUN] = run
-    if not run.worker:
-        _CONTROLLER_RUN["run"] = run
+    if run.worker:
+        return
+    _CONTROLLER_RUN["run"] = run
+    try:
+        if settings.baseline is not None:
+            run.baseline = Baseline.load(settings.baseline)
+        if settings.compare is not None:
+            run.previous = load_previous(settings.compare)
+    except OptionError as exc:
+        pytest.exit(exc.message, returncode=exc.exit_code)
+    if settings.is_matrix:
+        code = run_matrix(settings, config)
+        pytest.exit(f"matrix finished: exit {code}", returncode=code)
+    run.selected_part = bool(config.option.markexpr or config.option.keyword) or any("::" in a for a in config.args)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -447,6 +469,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    run = _CONTROLLER_RUN.get("run")
+    if run is not None and items:
+        run.selected_part = True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
@@ -474,6 +502,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: blocked: {call.excinfo.value}")
     if report.failed:
         report.user_properties.append(("message", _failure_message(report)))
+        violation = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(violation, ContractViolation):
+            report.user_properties += [
+                (k, mask(v)) for k, v in (("expected", violation.expected), ("actual", violation.actual)) if v
+            ]
+        run = item.config.stash.get(RUN, None)
+        last = run.stats.last_request if run is not None else None
+        recorded = dict(report.user_properties)
+        if is_requirement and last is not None and "reproduce" not in recorded:  # property: its own curls
+            report.user_properties.append(("curl", curl_of(last)))
     # Whatever failed, the run's secrets never reach the terminal, JUnit XML or the report.
     if report.longrepr is not None and not isinstance(report.longrepr, tuple):
         report.longrepr = mask(str(report.longrepr))
@@ -481,6 +519,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         path, line, message = report.longrepr
         report.longrepr = (path, line, mask(message))
     report.sections = [(title, mask(text)) for title, text in report.sections]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = item.config.stash.get(RUN, None)
+    if run is not None:
+        run.stats.last_request = None  # a failure's curl command is a request of its own test
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -493,7 +537,9 @@ def _failure_message(report: pytest.TestReport) -> str:
     """One line for the report: the check's own message, or the crash line of an unexpected error."""
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
-    return mask(text.removeprefix("AssertionError: ").removeprefix("Failed: ").split("\nassert ")[0].strip())[:1000]
+    for prefix in ("AssertionError: ", "Failed: ", f"{ContractViolation.__module__}.ContractViolation: "):
+        text = text.removeprefix(prefix)
+    return mask(text.split("\nassert ")[0].strip())[:1000]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -516,6 +562,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for key in DETAILS:  # what a property or drift requirement recorded (seed, curl commands, probe)
         if key in props:
             entry[key] = json.loads(props[key])
+    if report.failed:
+        for key in FAILURE_DETAILS:
+            if props.get(key):
+                entry[key] = props[key]
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -577,7 +627,31 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         **({"drift": drift_section} if drift_section is not None else {}),
     }
     run.report = build_report(header, list(run.results.values()), run.selected.endpoints)
+    _gate(run, session)
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
+
+
+def _gate(run: Run, session: pytest.Session) -> None:
+    """Comparison, baseline and gate sections; the gate's verdict becomes the exit code unless pytest
+    itself ended the run otherwise (interrupted, usage error, nothing collected)."""
+    report, settings = run.report, run.settings
+    assert report is not None and run.selected is not None
+    if run.previous is not None and settings.compare is not None:
+        report["comparison"] = compare(report, run.previous, settings.compare)
+    baseline = run.baseline
+    if settings.update_baseline is not None:
+        failing = [r for r in report["requirements"] if r["outcome"] in ("fail", "error")]
+        written = write_baseline(settings.update_baseline, failing, run.baseline)
+        report["baseline_written"] = {"path": str(settings.update_baseline), "entries": written}
+        if baseline is None:  # the run is judged by the baseline it just wrote
+            baseline = Baseline.load(settings.update_baseline, "--update-baseline")
+    expects = run.selected.edition.expects.get(settings.mode)
+    vacuous = vacuous_reasons(report, settings.max_skip_share, expects, whole_suite=not run.selected_part)
+    report["gate"] = evaluate(report, baseline, settings.gate, settings.allow_stale, vacuous)
+    report["gate"]["whole_suite"] = not run.selected_part
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        session.exitstatus = report["gate"]["exit_code"]
+    report["exit_status"] = int(session.exitstatus)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -624,7 +698,30 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 red=bool(d["documented_missing"]),
                 yellow=bool(d["type_conflicts"]),
             )
-    tr.write_line(f"report: {run.report_path}")
+    if "comparison" in report:
+        c = report["comparison"]
+        prev = c["previous"]
+        tr.write_line(
+            f"  compared     with {prev['run_id']} (Langflow {prev['release']}"
+            f"{', release changed' if c['release_changed'] else ''}): newly failing {len(c['newly_failing'])}   "
+            f"newly passing {len(c['newly_passing'])}   new endpoints {len(c['new_endpoints'])}",
+            red=bool(c["newly_failing"]),
+        )
+    gate = report["gate"]
+    baseline = f", baseline {gate['baseline']}" if gate["baseline"] else ""
+    tr.write_line(
+        f"  gate         {gate['verdict'].upper()} (exit {gate['exit_code']}; versions "
+        f"{','.join(gate['gated_versions'])}{baseline}; baselined {len(gate['baselined'])}, "
+        f"SHOULD failures {len(gate['should_failures'])})",
+        red=gate["verdict"] == "fail",
+        green=gate["verdict"] == "pass",
+    )
+    for reason in gate["reasons"]:
+        tr.write_line(f"    {reason}", red=True)
+    if "baseline_written" in report:
+        b = report["baseline_written"]
+        tr.write_line(f"  baseline     wrote {b['entries']} entries to {b['path']}")
+    tr.write_line(f"report: {run.report_path} (and summary.md, report.html, junit.xml)")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -3,6 +3,7 @@ starts them, and a helper that runs the conformance suite in a subprocess."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,8 +16,20 @@ import httpx
 import pytest
 
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
+from conformance.report import VIEWS
 
 REPO = Path(__file__).resolve().parents[1]
+REPORT_SCHEMA = REPO / "schemas" / "report" / "report.schema.json"
+
+
+def assert_valid_report(report: dict) -> None:
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(
+        json.loads(REPORT_SCHEMA.read_text()), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in validator.iter_errors(report)]
+    assert errors == [], "report.json does not match schemas/report/report.schema.json"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,11 +97,14 @@ class Result:
     report_dir: Path
 
     def report(self) -> dict:
-        import json
-
+        """The run's report.json, validated against its JSON Schema, with every view written beside it."""
         reports = sorted(self.report_dir.glob("*/report.json"))
         assert reports, f"no report written under {self.report_dir}; output:\n{self.output[-3000:]}"
-        return json.loads(reports[-1].read_text())
+        report = json.loads(reports[-1].read_text())
+        assert_valid_report(report)
+        for view in VIEWS:
+            assert (reports[-1].parent / view).stat().st_size > 0, view
+        return report
 
     def files_text(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.report_dir.rglob("*") if p.is_file())

@@ -72,7 +72,10 @@ def test_safe_reads_of_1_7(tmp_path: Path, langflow_173_default: Server) -> None
 
 
 def test_default_suite_on_1_13_within_a_minute(tmp_path: Path, langflow_113: Server) -> None:
-    report = check_run(tmp_path, langflow_113, "1.13.0")
+    # As the release-gate recipe runs it: the committed baseline holds 1.13.0's written-up failures.
+    baseline = str(REPO / "ci" / "baseline.yaml")
+    report = check_run(tmp_path, langflow_113, "1.13.0", "--baseline", baseline, "--allow-stale")
+    assert report["exit_status"] == 0 and report["gate"]["verdict"] == "pass", report["gate"]["reasons"]
     kinds = {r["kind"] for r in report["requirements"] if r["outcome"] in ("pass", "fail")}
     assert kinds == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift"}
     # The echo flow ran: the run endpoints returned their input.

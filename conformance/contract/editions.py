@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -17,6 +17,9 @@ class Edition:
     auth_required: str  # "always": endpoints with auth api-key must refuse anonymous requests;
     # "deployment": only where the deployment enforces authentication
     why: str
+    # The fewest requirements a whole-suite run in each mode must run (pass or fail) before its verdict
+    # means anything: below it the run is vacuous (gate.py).
+    expects: dict[str, int] = field(default_factory=dict)
 
 
 class Editions:
@@ -34,6 +37,7 @@ class Editions:
                     tuple(e.get("documents", ())),
                     str(e.get("auth_required", "always")),
                     e.get("why", ""),
+                    {str(k): int(v) for k, v in (e.get("expects") or {}).items()},
                 )
                 for e in data["editions"]
             ]

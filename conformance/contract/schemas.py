@@ -12,6 +12,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 ID_BASE = "https://langflow-conformance.dev/schemas/"
+REPORT_DIR = "report"  # the tool's own output formats (report.json, baselines), not the contract
 
 
 class SchemaStore:
@@ -19,6 +20,8 @@ class SchemaStore:
         self.root = root
         self.by_ref: dict[str, dict[str, Any]] = {}  # "group/name.json" -> schema
         for path in sorted(root.glob("*/*.json")):
+            if path.parent.name == REPORT_DIR:
+                continue
             self.by_ref[path.relative_to(root).as_posix()] = json.loads(path.read_text())
         for path in sorted(root.glob("*.json")):
             self.by_ref[path.name] = json.loads(path.read_text())

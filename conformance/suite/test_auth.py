@@ -90,7 +90,9 @@ def test_credentials_accepted(
     if exchange.response.status_code in (401, 403):
         checks.fail(
             f"{endpoint.operation}: {requirement.describe_case()}, but it was refused with "
-            f"{exchange.response.status_code} {exchange.response.text[:120]!r}"
+            f"{exchange.response.status_code} {exchange.response.text[:120]!r}",
+            expected="accepted (not 401/403)",
+            actual=f"{exchange.response.status_code} {exchange.response.text[:200]}",
         )
 
 

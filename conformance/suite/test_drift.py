@@ -42,5 +42,7 @@ def test_listed(requirement: Requirement, lf_run: Run, lf_client: httpx.Client, 
         checks.fail(
             f"{endpoint.operation}: documented ({endpoint.sources[0].get('document')} § "
             f"{endpoint.sources[0].get('section')}), but the deployment neither lists it in {OPENAPI_PATH} "
-            f"nor serves it ({found.described} {found.text!r})"
+            f"nor serves it ({found.described} {found.text!r})",
+            expected=f"listed in {OPENAPI_PATH}, or served",
+            actual=f"not listed; probe: {found.described}",
         )

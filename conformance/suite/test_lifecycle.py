@@ -22,7 +22,11 @@ def _call(
     response = resources.client.request(**request_kwargs(step, values, resources.content))
     endpoint = step.endpoint
     if not 200 <= response.status_code < 300:
-        checks.fail(f"{what}: {endpoint.operation} answered {response.status_code} {response.text[:160]!r}")
+        checks.fail(
+            f"{what}: {endpoint.operation} answered {response.status_code} {response.text[:160]!r}",
+            expected="a 2xx answer",
+            actual=f"{response.status_code} {response.text[:200]}",
+        )
     checks.response_matches(endpoint, Exchange(response), contract.release, contract.schemas, None)
     return response
 
@@ -70,14 +74,20 @@ def test_lifecycle(requirement: Requirement, lf_run: Run, lf_contract: SelectedC
         if differences:
             checks.fail(
                 f"{update.endpoint.operation}: the update is not visible on "
-                f"{seen_by.endpoint.operation}: {'; '.join(differences)}"
+                f"{seen_by.endpoint.operation}: {'; '.join(differences)}",
+                expected=f"the update visible on {seen_by.endpoint.operation}",
+                actual="; ".join(differences),
             )
 
     listing = kind.step("list", lf_contract)
     if listing is not None:
         body = _call(resources, listing, values, lf_contract, f"listing {kind.name}s").json()
         if not _listed(body, record):
-            checks.fail(f"{listing.endpoint.operation}: the {label} just created is not listed")
+            checks.fail(
+                f"{listing.endpoint.operation}: the {label} just created is not listed",
+                expected=f"the new {label} in the list",
+                actual="not listed",
+            )
 
     delete = kind.step("delete", lf_contract)
     assert delete is not None
@@ -89,9 +99,15 @@ def test_lifecycle(requirement: Requirement, lf_run: Run, lf_contract: SelectedC
         if response.status_code != 404:
             checks.fail(
                 f"{read.endpoint.operation}: the deleted {label} should be 404, got "
-                f"{response.status_code} {response.text[:120]!r}"
+                f"{response.status_code} {response.text[:120]!r}",
+                expected="status 404 after the delete",
+                actual=f"{response.status_code} {response.text[:200]}",
             )
     elif listing is not None:
         body = _call(resources, listing, values, lf_contract, f"listing {kind.name}s after the delete").json()
         if _listed(body, record):
-            checks.fail(f"{listing.endpoint.operation}: the deleted {label} is still listed")
+            checks.fail(
+                f"{listing.endpoint.operation}: the deleted {label} is still listed",
+                expected=f"the deleted {label} gone from the list",
+                actual="still listed",
+            )

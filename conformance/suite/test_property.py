@@ -31,7 +31,11 @@ def _report(findings: Findings, what: str, record_property: Any) -> None:
     record_property("property", f'{{"seed": {findings.seed}, "sent": {findings.sent}, "batches": {findings.batches}}}')
     if findings.found:
         record_property("reproduce", json_reproduce(findings))
-        checks.fail(findings.summary(what))
+        checks.fail(
+            findings.summary(what),
+            expected="every generated request passes its checks",
+            actual="; ".join(sorted({f"[{f.check}] {f.title}" for f in findings.found.values()})),
+        )
 
 
 @pytest.mark.property("positive", "negative")

@@ -1,14 +1,11 @@
-"""The run's report: report.json is the single source; summary.md is a view of it."""
+"""report.json's content: counts per API version, endpoint coverage, the requirements in order."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .secrets import mask
+from .. import __version__
 
 OUTCOMES = ("pass", "fail", "error", "skip", "not_applicable")
 API_VERSIONS = ("v1", "v2", "unversioned")
@@ -94,6 +91,9 @@ def coverage_summary(endpoints: dict[str, dict[str, Any]]) -> dict[str, dict[str
 
 
 def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    for r in requirements:
+        first = (r.get("sources") or [{}])[0]
+        r["source"] = f"{first.get('document', '?')} § {first.get('section', '?')}" if first else "no source"
     ordered = sorted(requirements, key=lambda r: (API_VERSIONS.index(r["api_version"]), r["group"], r["id"]))
     endpoint_coverage = coverage(ordered, list(endpoints))
     return {
@@ -105,50 +105,3 @@ def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints:
         "requirements": ordered,
         "endpoints": endpoint_coverage,
     }
-
-
-def render_summary_md(report: dict[str, Any]) -> str:
-    t = report["target"]
-    lines = [
-        f"# Langflow conformance: {t.get('release', '?')} at {t['url']}",
-        "",
-        f"Contract edition {report['contract']['edition']} · mode {report['mode']} · "
-        f"run {report['run_id']} · {report['duration_s']:.1f} s · {report['requests']} requests",
-        "",
-        "| API version | conformance (MUST) | pass | fail | error | skip | not applicable |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for version, s in report["summary"].items():
-        percent = "n/a" if s["conformance_percent"] is None else f"{s['conformance_percent']}%"
-        lines.append(
-            f"| {version} | {percent} | {s['pass']} | {s['fail']} | {s['error']} | {s['skip']} | "
-            f"{s['not_applicable']} |"
-        )
-    lines += [
-        "",
-        "| API version | endpoints | exercised | failed | SKIPPED | not applicable |",
-        "|---|---|---|---|---|---|",
-    ]
-    for version, c in report.get("coverage", {}).items():
-        lines.append(
-            f"| {version} | {c['endpoints']} | {c['exercised']} | {c['failed']} | {c['skipped']} | "
-            f"{c['not_applicable']} |"
-        )
-    failed = [r for r in report["requirements"] if r["outcome"] in ("fail", "error")]
-    if failed:
-        lines += ["", "## Failures", ""]
-        for r in failed:
-            lines.append(f"- **{r['id']}** ({r['level']}, {r['outcome']}): {r.get('message', '')}")
-    skipped = [r for r in report["requirements"] if r["outcome"] == "skip"]
-    if skipped:
-        lines += ["", f"## Skipped ({len(skipped)})", ""]
-        lines += [f"- {r['id']}: {r.get('reason', '')}" for r in skipped]
-    return "\n".join(lines) + "\n"
-
-
-def write(report: dict[str, Any], directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "report.json"
-    path.write_text(mask(json.dumps(report, indent=2, default=str)) + "\n")
-    (directory / "summary.md").write_text(mask(render_summary_md(report)))
-    return path

@@ -1,0 +1,122 @@
+"""summary.md: a view of report.json that fits a CI job summary ($GITHUB_STEP_SUMMARY): the verdict,
+one table per API version (its groups), then the failures with their reproduction."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+from .model import API_VERSIONS
+
+MAX_SKIPS_LISTED = 200  # job summaries are capped at 1 MiB
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value}%"
+
+
+def _group_table(version: str, requirements: list[dict[str, Any]]) -> list[str]:
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in requirements:
+        c = counts[r["group"]]
+        c[r["outcome"]] += 1
+        if r["level"] == "MUST" and r["outcome"] in ("pass", "fail", "error"):
+            c["must_run"] += 1
+            c["must_pass"] += r["outcome"] == "pass"
+    lines = [
+        f"| {version} group | MUST conformance | pass | fail | error | SKIPPED | not applicable |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for group, c in sorted(counts.items()):
+        pct = _pct(round(100.0 * c["must_pass"] / c["must_run"], 1) if c["must_run"] else None)
+        lines.append(
+            f"| {group} | {pct} | {c['pass']} | {c['fail']} | {c['error']} | {c['skip']} | {c['not_applicable']} |"
+        )
+    return lines
+
+
+def _failure(r: dict[str, Any]) -> list[str]:
+    marks = "".join(f" `{m}`" for m in (r.get("change"), "baselined" if r.get("baselined") else None) if m)
+    message = (r.get("message") or "").splitlines()[0] if r.get("message") else ""
+    lines = [f"- **{r['id']}** ({r['level']}, {r['outcome']}){marks}: {message}"]
+    for key in ("expected", "actual", "source"):
+        if r.get(key):
+            lines.append(f"  - {key}: {r[key]}")
+    curls = [r["curl"]] if r.get("curl") else []
+    curls += [f"{x['curl']}  # [{x['check']}] seed {x['seed']}" for x in r.get("reproduce") or []]
+    if curls:
+        lines += ["  ```sh", *(f"  {c}" for c in curls), "  ```"]
+    return lines
+
+
+def render_summary_md(report: dict[str, Any]) -> str:
+    t = report["target"]
+    gate = report.get("gate")
+    lines = [
+        f"# Langflow conformance: {t.get('release', '?')} at {t['url']}",
+        "",
+        f"Contract edition {report['contract']['edition']} · mode {report['mode']} · seed "
+        f"{report.get('property', {}).get('seed', '-')} · run {report['run_id']} · started {report['started_at']} · "
+        f"{report['duration_s']:.1f} s · {report['requests']} requests",
+        "",
+    ]
+    if gate:
+        lines.append(
+            f"**Gate: {gate['verdict'].upper()}** (exit {gate['exit_code']}, API versions "
+            f"{', '.join(gate['gated_versions'])}"
+            f"{', baseline ' + gate['baseline'] if gate['baseline'] else ''}; {len(gate['baselined'])} "
+            f"baselined, {len(gate['should_failures'])} SHOULD failures)"
+        )
+        lines += [f"- {reason}" for reason in gate["reasons"]]
+        lines.append("")
+    lines += [
+        "| API version | verdict | MUST conformance | pass | fail | error | SKIPPED | not applicable |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for version, s in report["summary"].items():
+        if not s["total"]:
+            continue
+        verdict = "FAIL" if s["fail"] or s["error"] else "PASS"
+        lines.append(
+            f"| {version} | {verdict} | {_pct(s['conformance_percent'])} | {s['pass']} | {s['fail']} | {s['error']} | "
+            f"**{s['skip']}** | {s['not_applicable']} |"
+        )
+    lines += [
+        "",
+        "| API version | endpoints | exercised | failed | SKIPPED | not applicable |",
+        "|---|---|---|---|---|---|",
+    ]
+    for version, c in report.get("coverage", {}).items():
+        lines.append(
+            f"| {version} | {c['endpoints']} | {c['exercised']} | {c['failed']} | **{c['skipped']}** | "
+            f"{c['not_applicable']} |"
+        )
+    if "comparison" in report:
+        c = report["comparison"]
+        prev = c["previous"]
+        lines += [
+            "",
+            f"## Changes since {prev['run_id']} (Langflow {prev['release']})",
+            "",
+            *([f"- release changed: {prev['release']} -> {t.get('release')}"] if c["release_changed"] else []),
+            f"- newly failing ({len(c['newly_failing'])}): {', '.join(c['newly_failing']) or 'none'}",
+            f"- newly passing ({len(c['newly_passing'])}): {', '.join(c['newly_passing']) or 'none'}",
+            f"- new endpoints ({len(c['new_endpoints'])}): {', '.join(c['new_endpoints']) or 'none'}",
+        ]
+    by_version: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in report["requirements"]:
+        by_version[r["api_version"]].append(r)
+    for version in API_VERSIONS:
+        if by_version[version]:
+            lines += ["", f"## {version}", "", *_group_table(version, by_version[version])]
+    failed = [r for r in report["requirements"] if r["outcome"] in ("fail", "error")]
+    if failed:
+        lines += ["", f"## Failures ({len(failed)})", ""]
+        for r in failed:
+            lines += _failure(r)
+    skipped = [r for r in report["requirements"] if r["outcome"] == "skip"]
+    if skipped:
+        lines += ["", f"<details><summary>SKIPPED ({len(skipped)})</summary>", ""]
+        lines += [f"- {r['id']}: {r.get('reason', '')}" for r in skipped[:MAX_SKIPS_LISTED]]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
