@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .model import API_VERSIONS, OUTCOMES
+from .model import API_VERSIONS, OUTCOMES, failure_details, reproductions
 
 LABELS = {"pass": "passed", "fail": "failed", "error": "errors", "skip": "SKIPPED", "not_applicable": "n/a"}
 
@@ -127,11 +127,8 @@ def _detail(r: dict[str, Any]) -> str:
     if r["outcome"] not in ("fail", "error"):
         return ""
     parts = [f"<pre>{_e(r.get('message', ''))}</pre>"]
-    for key in ("expected", "actual", "source"):
-        if r.get(key):
-            parts.append(f'<div class="sub"><b>{key}</b>: {_e(r[key])}</div>')
-    curls = [r["curl"]] if r.get("curl") else []
-    curls += [f"{x.get('curl')}  # [{x.get('check')}] seed {x.get('seed')}" for x in r.get("reproduce") or []]
+    parts += [f'<div class="sub"><b>{key}</b>: {_e(value)}</div>' for key, value in failure_details(r)]
+    curls = reproductions(r)
     if curls:
         parts.append(f"<pre>{_e(chr(10).join(curls))}</pre>")
     return "".join(parts)

@@ -5,16 +5,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .model import API_VERSIONS
+from .model import API_VERSIONS, failure_details, reproductions
 
 
 def _details(r: dict[str, Any]) -> str:
-    lines = [r.get("message", "")]
-    for key in ("expected", "actual", "source", "curl"):
-        if r.get(key):
-            lines.append(f"{key}: {r[key]}")
-    for item in r.get("reproduce", []) or []:
-        lines.append(f"reproduce [{item.get('check')}] (seed {item.get('seed')}): {item.get('curl')}")
+    lines = [r.get("message", ""), *(f"{key}: {value}" for key, value in failure_details(r))]
+    lines += [f"reproduce: {curl}" for curl in reproductions(r)]
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from .model import API_VERSIONS
+from .model import API_VERSIONS, failure_details, reproductions
 
 MAX_SKIPS_LISTED = 200  # job summaries are capped at 1 MiB
 
@@ -39,11 +39,8 @@ def _failure(r: dict[str, Any]) -> list[str]:
     marks = "".join(f" `{m}`" for m in (r.get("change"), "baselined" if r.get("baselined") else None) if m)
     message = (r.get("message") or "").splitlines()[0] if r.get("message") else ""
     lines = [f"- **{r['id']}** ({r['level']}, {r['outcome']}){marks}: {message}"]
-    for key in ("expected", "actual", "source"):
-        if r.get(key):
-            lines.append(f"  - {key}: {r[key]}")
-    curls = [r["curl"]] if r.get("curl") else []
-    curls += [f"{x['curl']}  # [{x['check']}] seed {x['seed']}" for x in r.get("reproduce") or []]
+    lines += [f"  - {key}: {value}" for key, value in failure_details(r)]
+    curls = reproductions(r)
     if curls:
         lines += ["  ```sh", *(f"  {c}" for c in curls), "  ```"]
     return lines

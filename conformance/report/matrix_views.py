@@ -16,6 +16,8 @@ def _cell(target: dict[str, Any], version: str) -> str:
     s = (target.get("versions") or {}).get(version)
     if not s or not s["total"]:
         return "-"
+    if s["total"] == s["not_applicable"]:
+        return "not in this edition"
     skipped = f", {s['skip']} skipped" if s["skip"] else ""
     return f"{_pct(s['conformance_percent'])} ({s['fail'] + s['error']} failed{skipped})"
 

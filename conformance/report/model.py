@@ -12,6 +12,17 @@ API_VERSIONS = ("v1", "v2", "unversioned")
 REPORT_SCHEMA_VERSION = 1
 
 
+def failure_details(r: dict[str, Any]) -> list[tuple[str, str]]:
+    """What every view shows of a failure besides its message: expected, actual, the contract line."""
+    return [(key, str(r[key])) for key in ("expected", "actual", "source") if r.get(key)]
+
+
+def reproductions(r: dict[str, Any]) -> list[str]:
+    """A failure's curl commands: the last request it sent, or per distinct property failure one, with its seed."""
+    curls = [r["curl"]] if r.get("curl") else []
+    return curls + [f"{x.get('curl')}  # [{x.get('check')}] seed {x.get('seed')}" for x in r.get("reproduce") or []]
+
+
 def summarize(requirements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     per_version: dict[str, Counter[str]] = defaultdict(Counter)
     must_run: Counter[str] = Counter()
