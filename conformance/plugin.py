@@ -3,6 +3,7 @@ requirement parametrization, outcome collection and the report."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import time
@@ -501,7 +502,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: blocked: {call.excinfo.value}")
     if report.failed:
-        report.user_properties.append(("message", _failure_message(report)))
+        message = _failure_message(report)
+        lost = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(lost, httpx.TransportError):  # say which request got no answer, not just "timed out"
+            with contextlib.suppress(RuntimeError):  # an httpx error raised without its request
+                message = f"{lost.request.method} {lost.request.url.path}: {message} (--timeout {_timeout(item)} s)"
+        report.user_properties.append(("message", message))
         violation = call.excinfo.value if call.excinfo is not None else None
         if isinstance(violation, ContractViolation):
             report.user_properties += [
@@ -519,6 +525,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         path, line, message = report.longrepr
         report.longrepr = (path, line, mask(message))
     report.sections = [(title, mask(text)) for title, text in report.sections]
+
+
+def _timeout(item: pytest.Item) -> str:
+    run = item.config.stash.get(RUN, None)
+    return f"{run.settings.timeout:g}" if run is not None else "?"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
