@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from .ledger import new_run_id
 from .options import OPTIONS, Settings
 from .provision import stderr_progress
 from .report.matrix_views import render_matrix_html, render_matrix_md
-from .report.model import API_VERSIONS, OUTCOMES
+from .report.model import group_summary
 from .secrets import mask
 
 # Options a target gets from the matrix itself, never passed through.
@@ -150,27 +149,6 @@ def _error_line(target: Target) -> str:
     return mask((exits or log or ["no output"])[-1].strip())[:300]
 
 
-def _percent(passed: int, ran: int) -> float | None:
-    return round(100.0 * passed / ran, 1) if ran else None
-
-
-def _groups(report: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-    for r in report["requirements"]:
-        c = counts[(r["api_version"], r["group"])]
-        c[r["outcome"]] += 1
-        if r["level"] == "MUST" and r["outcome"] in ("pass", "fail", "error"):
-            c["must_run"] += 1
-            c["must_pass"] += r["outcome"] == "pass"
-    out: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in API_VERSIONS}
-    for (version, group), c in sorted(counts.items()):
-        out[version][group] = {
-            **{o: c[o] for o in OUTCOMES},
-            "conformance_percent": _percent(c["must_pass"], c["must_run"]),
-        }
-    return out
-
-
 def summarize_target(target: Target, directory: Path) -> dict[str, Any]:
     report = _report_of(target)
     entry: dict[str, Any] = {
@@ -193,7 +171,7 @@ def summarize_target(target: Target, directory: Path) -> dict[str, Any]:
         "requests": report["requests"],
         "gate": report.get("gate", {}).get("verdict"),
         "versions": report["summary"],
-        "groups": _groups(report),
+        "groups": group_summary(report["requirements"]),
     }
 
 

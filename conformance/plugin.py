@@ -503,15 +503,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: blocked: {call.excinfo.value}")
     if report.failed:
         message = _failure_message(report)
-        lost = call.excinfo.value if call.excinfo is not None else None
-        if isinstance(lost, httpx.TransportError):  # say which request got no answer, not just "timed out"
+        raised = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(raised, httpx.TransportError):  # say which request got no answer, not just "timed out"
             with contextlib.suppress(RuntimeError):  # an httpx error raised without its request
-                message = f"{lost.request.method} {lost.request.url.path}: {message} (--timeout {_timeout(item)} s)"
+                message = f"{raised.request.method} {raised.request.url.path}: {message} (--timeout {_timeout(item)} s)"
         report.user_properties.append(("message", message))
-        violation = call.excinfo.value if call.excinfo is not None else None
-        if isinstance(violation, ContractViolation):
+        if isinstance(raised, ContractViolation):
             report.user_properties += [
-                (k, mask(v)) for k, v in (("expected", violation.expected), ("actual", violation.actual)) if v
+                (k, mask(v)) for k, v in (("expected", raised.expected), ("actual", raised.actual)) if v
             ]
         run = item.config.stash.get(RUN, None)
         last = run.stats.last_request if run is not None else None

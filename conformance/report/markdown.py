@@ -3,10 +3,9 @@ one table per API version (its groups), then the failures with their reproductio
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from typing import Any
 
-from .model import API_VERSIONS, failure_details, reproductions
+from .model import failure_details, group_summary, reproductions
 
 MAX_SKIPS_LISTED = 200  # job summaries are capped at 1 MiB
 
@@ -15,22 +14,15 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value}%"
 
 
-def _group_table(version: str, requirements: list[dict[str, Any]]) -> list[str]:
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in requirements:
-        c = counts[r["group"]]
-        c[r["outcome"]] += 1
-        if r["level"] == "MUST" and r["outcome"] in ("pass", "fail", "error"):
-            c["must_run"] += 1
-            c["must_pass"] += r["outcome"] == "pass"
+def _group_table(version: str, groups: dict[str, dict[str, Any]]) -> list[str]:
     lines = [
         f"| {version} group | MUST conformance | pass | fail | error | SKIPPED | not applicable |",
         "|---|---|---|---|---|---|---|",
     ]
-    for group, c in sorted(counts.items()):
-        pct = _pct(round(100.0 * c["must_pass"] / c["must_run"], 1) if c["must_run"] else None)
+    for group, c in groups.items():
         lines.append(
-            f"| {group} | {pct} | {c['pass']} | {c['fail']} | {c['error']} | {c['skip']} | {c['not_applicable']} |"
+            f"| {group} | {_pct(c['conformance_percent'])} | {c['pass']} | {c['fail']} | {c['error']} | "
+            f"{c['skip']} | {c['not_applicable']} |"
         )
     return lines
 
@@ -100,12 +92,9 @@ def render_summary_md(report: dict[str, Any]) -> str:
             f"- newly passing ({len(c['newly_passing'])}): {', '.join(c['newly_passing']) or 'none'}",
             f"- new endpoints ({len(c['new_endpoints'])}): {', '.join(c['new_endpoints']) or 'none'}",
         ]
-    by_version: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in report["requirements"]:
-        by_version[r["api_version"]].append(r)
-    for version in API_VERSIONS:
-        if by_version[version]:
-            lines += ["", f"## {version}", "", *_group_table(version, by_version[version])]
+    for version, groups in group_summary(report["requirements"]).items():
+        if groups:
+            lines += ["", f"## {version}", "", *_group_table(version, groups)]
     failed = [r for r in report["requirements"] if r["outcome"] in ("fail", "error")]
     if failed:
         lines += ["", f"## Failures ({len(failed)})", ""]

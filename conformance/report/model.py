@@ -23,25 +23,32 @@ def reproductions(r: dict[str, Any]) -> list[str]:
     return curls + [f"{x.get('curl')}  # [{x.get('check')}] seed {x.get('seed')}" for x in r.get("reproduce") or []]
 
 
+def _counts(requirements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Outcome counts and MUST conformance (MUST passed / MUST run) of some requirements."""
+    outcomes = Counter(r["outcome"] for r in requirements)
+    must_run = [r for r in requirements if r["level"] == "MUST" and r["outcome"] in ("pass", "fail", "error")]
+    must_pass = sum(r["outcome"] == "pass" for r in must_run)
+    counts = {o: outcomes[o] for o in OUTCOMES}
+    return {
+        **counts,
+        "total": sum(counts.values()),
+        "conformance_percent": round(100.0 * must_pass / len(must_run), 1) if must_run else None,
+    }
+
+
 def summarize(requirements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    per_version: dict[str, Counter[str]] = defaultdict(Counter)
-    must_run: Counter[str] = Counter()
-    must_pass: Counter[str] = Counter()
+    return {v: _counts([r for r in requirements if r["api_version"] == v]) for v in API_VERSIONS}
+
+
+def group_summary(requirements: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """summarize() one level down: per API version, per endpoint group (summary.md, the matrix)."""
+    by_group: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in requirements:
-        per_version[r["api_version"]][r["outcome"]] += 1
-        if r["level"] == "MUST" and r["outcome"] in ("pass", "fail", "error"):
-            must_run[r["api_version"]] += 1
-            must_pass[r["api_version"]] += r["outcome"] == "pass"
-    summary = {}
-    for version in API_VERSIONS:
-        counts = {o: per_version[version][o] for o in OUTCOMES}
-        run = must_run[version]
-        summary[version] = {
-            **counts,
-            "total": sum(counts.values()),
-            "conformance_percent": round(100.0 * must_pass[version] / run, 1) if run else None,
-        }
-    return summary
+        by_group[(r["api_version"], r["group"])].append(r)
+    out: dict[str, dict[str, dict[str, Any]]] = {v: {} for v in API_VERSIONS}
+    for (version, group), reqs in sorted(by_group.items()):
+        out[version][group] = _counts(reqs)
+    return out
 
 
 def coverage(requirements: list[dict[str, Any]], endpoints: list[Any]) -> dict[str, dict[str, Any]]:
