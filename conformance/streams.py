@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 STREAM_CONTENT_TYPES = ("text/event-stream", "application/x-ndjson")
-OBSERVE_S = 1.5  # how long to watch a stream that has no documented end event (its first events come at once)
+OBSERVE_S = 0.75  # how long to watch a stream that has no documented end event (its first events come at once)
 IDLE_S = 10.0  # a stream that should end but stays silent this long is considered idle (hung)
 MAX_EVENTS = 2000
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,14 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from conformance.contract import load_contract
-from conformance.provision import free_port
+
+from .serving import serve_app
 
 RELEASE = "1.7.3"  # the fake claims this release: contract edition 1.7
 API_KEY = "sk-fake-conformance-key-" + "0" * 16  # built: no key-shaped literal in the repository
@@ -100,6 +99,10 @@ def _detail(status: int, detail: Any) -> JSONResponse:
 @dataclass
 class Fake:
     bugs: set[str] = field(default_factory=set)
+    # Not a contract bug but a busy server (finding F15): project deletes answer 500 for this many
+    # seconds after the first one.
+    busy_deletes_s: float = 0.0
+    busy_since: float | None = None
     user_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     flows: dict[str, dict[str, Any]] = field(default_factory=dict)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -325,6 +328,9 @@ class Fake:
         errors = self.invalid("projects.delete", request, None)
         if errors:
             return _detail(422, errors)
+        self.busy_since = self.busy_since or time.monotonic()
+        if time.monotonic() - self.busy_since < self.busy_deletes_s:
+            return _detail(500, "Could not delete the project.")
         project = self.projects.pop(request.path_params["project_id"], None)
         if project is None:
             return _detail(404, "Project not found")
@@ -505,22 +511,9 @@ def _param_problem(schema: dict[str, Any], raw: str) -> str | None:
 
 
 @contextmanager
-def serving(bugs: set[str] | None = None) -> Iterator[str]:
-    """Run a fake on a free loopback port in a thread; yields its URL."""
+def serving(bugs: set[str] | None = None, fake: Fake | None = None) -> Iterator[str]:
+    """Run a fake (a given one, to look at its state afterwards) on a free loopback port; yields its URL."""
     unknown = set(bugs or ()) - set(BUGS)
     assert not unknown, f"unknown bugs {unknown}"
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(Fake(bugs=set(bugs or ())).app(), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the fake Langflow did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app((fake or Fake(bugs=set(bugs or ()))).app(), "the fake Langflow") as url:
+        yield url

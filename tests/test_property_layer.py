@@ -12,7 +12,7 @@ from conformance.generation import ENABLED_CHECKS
 from conformance.options import DEFAULT_SEED
 
 from .conftest import Result, run_suite
-from .fake_langflow import API_KEY, BUGS, REQUIREMENTS, serving
+from .fake_langflow import API_KEY, BUGS, REQUIREMENTS, Fake, serving
 
 SELECTION = " or ".join(REQUIREMENTS)
 
@@ -75,3 +75,16 @@ def test_a_time_budget_keeps_generating_batches(tmp_path: Path) -> None:
     assert result.code == 1, result.output[-2000:]
     failed = outcomes(result)["monitor.transactions-list.property-positive"]
     assert failed["property"]["batches"] > 1  # successive seeds until 2 s were spent
+
+
+def test_deletes_a_busy_server_refused_are_reclaimed_at_the_end(tmp_path: Path) -> None:
+    """Finding F15: 1.13.0 answers project deletes with 500 while another writer holds sqlite's lock.
+    What the ledger's retries could not delete, the run finds again by its name prefix at the end."""
+    fake = Fake(busy_deletes_s=9.0)  # longer than the ledger's retries (7 s), shorter than the reclaim's wait
+    with serving(fake=fake) as url:
+        result = run_suite(tmp_path, "--server", url, "--api-key", API_KEY, "-k", "projects.create.property-positive")
+    assert "could not delete project" in result.output  # the ledger gave up on the first try...
+    assert "cleanup: deleted project lfc-" in result.output  # ...the run's reclaim did not
+    assert result.report()["cleanup_failures"] == []
+    assert result.code == 0, result.output[-2000:]
+    assert len(fake.deleted_projects) >= 1 and fake.projects == {}
