@@ -14,7 +14,7 @@ import httpx
 
 from .contract import Endpoint
 from .resources import Resources, multipart
-from .streams import StreamResult, is_stream, read_events
+from .streams import IDLE_S, StreamResult, is_stream, read_events
 
 
 @dataclass
@@ -127,9 +127,9 @@ def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, 
         try:
             with client.stream(**kwargs) as response:
                 streaming = is_stream(response.headers.get("content-type", "")) and response.is_success
+                lines.put(response)
                 if not streaming:
                     response.read()
-                lines.put(response)
                 if streaming:
                     for line in response.iter_lines():
                         lines.put(line)
@@ -146,18 +146,38 @@ def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, 
     response: httpx.Response = first
     content_type = response.headers.get("content-type", "")
     if not (is_stream(content_type) and response.is_success):
+        # Not a stream by its label, yet it may never end (an event stream sent as JSON): wait for
+        # the whole body no longer than for a stream that should end.
+        try:
+            done = lines.get(timeout=IDLE_S)
+        except queue.Empty:
+            _shut(response)
+            from .checks import fail  # checks reads Exchange from here
+
+            fail(
+                f"{endpoint.operation} answered {response.status_code} {content_type or 'without a content type'}, "
+                f"not a stream, and its body had not ended after {IDLE_S:g} s",
+                expected="a documented content type, and a body that ends",
+                actual=f"{response.status_code} {content_type}, body still open after {IDLE_S:g} s",
+            )
+        if isinstance(done, BaseException):
+            raise done
         return Exchange(response)
     framing = spec.get("framing") or ("sse" if content_type.startswith("text/event-stream") else "ndjson")
     try:
         return Exchange(response, read_events(lines, framing, spec.get("end_event")))
     finally:
         stop.set()
-        # Shut the socket under the reader: a server may hold back the next stream of the same
-        # session (MCP) until this one is gone, and the reader would otherwise wait for a ping.
-        network = response.extensions.get("network_stream")
-        if network is not None:
-            with contextlib.suppress(Exception):
-                network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        _shut(response)
+
+
+def _shut(response: httpx.Response) -> None:
+    """Shut the socket under the reader thread: a server may hold back the next stream of the same
+    session (MCP) until this one is gone, and the reader would otherwise wait for a ping."""
+    network = response.extensions.get("network_stream")
+    if network is not None:
+        with contextlib.suppress(Exception):
+            network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
 
 
 def send_example(

@@ -35,9 +35,9 @@ class ContractViolation(pytest.fail.Exception):  # type: ignore[misc,name-define
 
 
 def fail(message: str, expected: Any = None, actual: Any = None) -> NoReturn:
-    raise ContractViolation(
+    raise ContractViolation(  # from None: the message says it all, whatever was being handled
         message, None if expected is None else str(expected)[:500], None if actual is None else str(actual)[:500]
-    )
+    ) from None
 
 
 def _source(endpoint: Endpoint) -> str:
@@ -112,7 +112,9 @@ def body_matches_schema(
     errors, variant = _matches(schemas, spec, body)
     if not errors:
         return variant
-    shown = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+    # An error quotes the offending value, which may be megabytes: each is cut to a readable length.
+    clipped = [e if len(e) <= 120 else e[:100] + "…" + e[-19:] for e in errors[:3]]
+    shown = "; ".join(clipped) + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
     fail(
         f"{endpoint.operation}: body does not match {spec.schema}: {shown} ({_source(endpoint)})",
         expected=f"a body matching {spec.schema}",

@@ -22,7 +22,7 @@ from .checks import ContractViolation
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
 from .contract.openapi import build_document
-from .errors import EXIT_TARGET, ConformanceError, OptionError
+from .errors import EXIT_TARGET, ConformanceError, OptionError, TargetError
 from .gate import Baseline, evaluate, vacuous_reasons, write_baseline
 from .generation import Budget, DerivedSchema
 from .ledger import Ledger, new_run_id, run_prefix
@@ -337,8 +337,15 @@ def _run_scoped_api_key(run: Run) -> None:
         raise ConformanceError(
             f"could not create the run's API key ({create.operation}): {response.status_code} {response.text[:120]}"
         )
-    created = response.json()
-    SECRETS.add(created["api_key"])
+    try:
+        created = response.json()
+        SECRETS.add(created["api_key"])
+        created["id"]
+    except (ValueError, TypeError, KeyError) as exc:  # a deployment that answers, but not like Langflow
+        raise TargetError(
+            f"could not create the run's API key ({create.operation}): the answer has no api_key and id "
+            f"({type(exc).__name__}); use --api-key to run without one"
+        ) from exc
     key_path = delete.path.replace("{api_key_id}", str(created["id"]))
     assert run.ledger is not None
 
@@ -548,6 +555,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if isinstance(raised, httpx.TransportError):  # say which request got no answer, not just "timed out"
             with contextlib.suppress(RuntimeError):  # an httpx error raised without its request
                 message = f"{raised.request.method} {raised.request.url.path}: {message} (--timeout {_timeout(item)} s)"
+            report.longrepr = message  # one line: the client's traceback says nothing to the reader
         report.user_properties.append(("message", message))
         if isinstance(raised, ContractViolation):
             report.user_properties += [

@@ -306,7 +306,18 @@ class EmbeddedLangflow:
         except (OSError, urllib.error.URLError):
             return False
 
+    def restart(self, progress: Progress = stderr_progress) -> None:
+        """Stop the server and start it again on the same port and database (an upgrade or a crash
+        looks like this to a client)."""
+        self._stop_process()
+        self.start(progress)
+
     def stop(self) -> None:
+        self._stop_process()
+        if os.environ.get("LANGFLOW_CONFORMANCE_KEEP_SERVER_DIR") != "1":
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _stop_process(self) -> None:
         _RUNNING[:] = [s for s in _RUNNING if s is not self]
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
@@ -318,8 +329,6 @@ class EmbeddedLangflow:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
-        if os.environ.get("LANGFLOW_CONFORMANCE_KEEP_SERVER_DIR") != "1":
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def provision(

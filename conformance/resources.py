@@ -42,6 +42,19 @@ class ResourceUnavailable(Exception):
     """The server would not create (or find) a resource a requirement needs."""
 
 
+def json_of(response: httpx.Response) -> Any:
+    """The body as JSON, or a one-line ResourceUnavailable naming the request (a gateway's error
+    page, a cut-off body) instead of a decoder traceback."""
+    try:
+        return response.json()
+    except ValueError:
+        request = response.request
+        raise ResourceUnavailable(
+            f"{request.method} {request.url.path} answered {response.status_code} with a body that is not JSON: "
+            f"{response.text[:80]!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Step:
     endpoint: Endpoint
@@ -340,7 +353,7 @@ class Resources:
             if not _ok(response):
                 raise ResourceUnavailable(f"GET {all_endpoint.path} answered {_short(response)}")
             templates = {
-                name: t for group in response.json().values() if isinstance(group, dict) for name, t in group.items()
+                name: t for group in json_of(response).values() if isinstance(group, dict) for name, t in group.items()
             }
             try:
                 chat_in, chat_out = templates["ChatInput"], templates["ChatOutput"]
@@ -409,7 +422,7 @@ class Resources:
         response = self.client.request(**request_kwargs(step, values, self.content))
         if not _ok(response):
             raise ResourceUnavailable(f"creating a {kind_name}: {step.endpoint.operation} answered {_short(response)}")
-        body = response.json() if response.content else None
+        body = json_of(response) if response.content else None
         parents = {p: values[p] for p in [kind.raw.get("parent")] if p}
         ident = self._find(kind, values) if "find" in kind.raw else self.ident(kind, body)
         # A kind whose name is its id (a v1 file's stored name) is known by what the server made of it.
@@ -426,7 +439,7 @@ class Resources:
         endpoint = self.contract.endpoint(find["endpoint"])
         step = Step(endpoint, dict(find.get("params") or {}), None, None, None, False)
         response = self.client.request(**request_kwargs(step, values, self.content))
-        found = response.json() if _ok(response) else None
+        found = json_of(response) if _ok(response) else None
         items = found.get("items", found) if isinstance(found, dict) else found
         if not items:
             raise ResourceUnavailable(
@@ -469,7 +482,7 @@ class Resources:
         if step is None:
             return False
         response = self.client.request(**request_kwargs(step, self.values(kind, record), self.content))
-        return _ok(response) and record.id not in {str(v) for v in leaves(response.json())}
+        return _ok(response) and record.id not in {str(v) for v in leaves(json_of(response))}
 
     def register_created(self, endpoint: Endpoint, response: httpx.Response) -> list[Record]:
         """After any request to an endpoint that creates resources: put what it made in the ledger."""
@@ -477,7 +490,7 @@ class Resources:
         if not created or not _ok(response) or not _read(response):
             return []
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             return []
         records: list[Record] = []
@@ -606,7 +619,7 @@ def sweep_kind(
                 continue  # not a superuser: there are no users of ours to see
             progress(f"sweep: {list_step.endpoint.operation} answered {_short(response)}; skipping {kind_name}s")
             continue
-        body = response.json()
+        body = json_of(response)
         if kind_name == "file_v1":  # the list holds bare names
             found = [(n, n) for n in leaves(body) if isinstance(n, str) and matches(n)]
         else:
@@ -640,4 +653,4 @@ def _leftover_ids(resources: Resources, kind: Kind, matches: Callable[[str], obj
     response = resources.client.request(**request_kwargs(step, {}, resources.content))
     if not _ok(response):
         return []
-    return [str(o["id"]) for o in objects(response.json()) if "id" in o and matches(str(o.get("name", "")))]
+    return [str(o["id"]) for o in objects(json_of(response)) if "id" in o and matches(str(o.get("name", "")))]

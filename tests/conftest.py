@@ -18,6 +18,8 @@ import pytest
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 from conformance.report import VIEWS
 
+from .snapshot import wait_for_mcp_setup
+
 REPO = Path(__file__).resolve().parents[1]
 REPORT_SCHEMA = REPO / "schemas" / "report" / "report.schema.json"
 
@@ -74,6 +76,21 @@ def langflow_113() -> Iterator[Server]:
     server = provision("1.13.0")
     try:
         yield Server(server, _api_key(server))
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def langflow_113_faults() -> Iterator[Server]:
+    """A second 1.13.0 for runs through the fault proxy and interruptions (one is restarted): set up
+    like the embedded default, with login rate limiting off (LANGFLOW_RATE_LIMIT_ENABLED, 5 logins a
+    minute by default) because every mutation run logs in to exercise the login and Bearer
+    requirements too."""
+    server = provision("1.13.0", settings={**EMBEDDED_SETTINGS, "LANGFLOW_RATE_LIMIT_ENABLED": "false"})
+    try:
+        key = _api_key(server)
+        wait_for_mcp_setup(server.url, key)
+        yield Server(server, key)
     finally:
         server.stop()
 

@@ -14,9 +14,9 @@ from conformance.provision import free_port
 
 
 @contextmanager
-def serve_app(app: Any, what: str) -> Iterator[str]:
+def serve_app(app: Any, what: str, log_level: str = "warning") -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

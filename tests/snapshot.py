@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import httpx
@@ -63,3 +65,28 @@ def seed_user_data(url: str, api_key: str, tag: str) -> None:
             f"/api/v1/files/upload/{flow.json()['id']}", files={"file": (f"{tag}.txt", b"mine", "text/plain")}
         ).raise_for_status()
         client.post(f"/api/v1/run/{flow.json()['id']}", json={"input_value": "x"})  # a message or not: either way
+
+
+def assert_untouched(url: str, api_key: str | None, before: dict[str, Any]) -> None:
+    assert api_key
+    after = snapshot(url, api_key)
+    changed = {kind: diff(before[kind], after[kind]) for kind in before if before[kind] != after[kind]}
+    assert not changed, f"the run changed what the user owns: {changed}"
+
+
+def diff(before: object, after: object) -> dict[str, list[str]]:
+    def lines(value: object) -> set[str]:
+        items = value if isinstance(value, list) else [value]
+        return {json.dumps(i, sort_keys=True)[:300] for i in items}
+
+    return {"added": sorted(lines(after) - lines(before)), "removed": sorted(lines(before) - lines(after))}
+
+
+def wait_for_mcp_setup(url: str, api_key: str) -> None:
+    """1.13.0 configures MCP for the starter project 10 s after startup (main.py
+    delayed_init_mcp_servers: an API key, auth settings): let it finish before a first snapshot."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(k["name"].startswith("MCP Project Starter Project") for k in snapshot(url, api_key)["api_keys"]):
+            return
+        time.sleep(2)

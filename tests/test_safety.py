@@ -4,15 +4,13 @@ nothing else."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from .conftest import Server, run_suite
-from .snapshot import seed_user_data, snapshot
+from .snapshot import assert_untouched, seed_user_data, snapshot, wait_for_mcp_setup
 
 pytestmark = pytest.mark.real_langflow
 
@@ -21,30 +19,8 @@ pytestmark = pytest.mark.real_langflow
 def seeded(langflow_113: Server) -> Server:
     assert langflow_113.api_key
     seed_user_data(langflow_113.url, langflow_113.api_key, "ops-team")
-    # 1.13.0 configures MCP for the starter project 10 s after startup (main.py
-    # delayed_init_mcp_servers: an API key, auth settings): let it finish before the first snapshot.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        keys = snapshot(langflow_113.url, langflow_113.api_key)["api_keys"]
-        if any(k["name"].startswith("MCP Project Starter Project") for k in keys):
-            break
-        time.sleep(2)
+    wait_for_mcp_setup(langflow_113.url, langflow_113.api_key)
     return langflow_113
-
-
-def assert_untouched(server: Server, before: dict) -> None:
-    assert server.api_key
-    after = snapshot(server.url, server.api_key)
-    changed = {kind: _diff(before[kind], after[kind]) for kind in before if before[kind] != after[kind]}
-    assert not changed, f"the run changed what the user owns: {changed}"
-
-
-def _diff(before: object, after: object) -> dict[str, list[str]]:
-    def lines(value: object) -> set[str]:
-        items = value if isinstance(value, list) else [value]
-        return {json.dumps(i, sort_keys=True)[:300] for i in items}
-
-    return {"added": sorted(lines(after) - lines(before)), "removed": sorted(lines(before) - lines(after))}
 
 
 @pytest.mark.parametrize(
@@ -73,7 +49,7 @@ def test_a_full_run_leaves_the_server_as_it_was(tmp_path: Path, seeded: Server, 
         assert report["workers"] == 2 and report["requests"] > 300  # worker requests are counted
     if extra[:1] == ["--contract-edition"]:
         assert sum(r["outcome"] == "fail" for r in report["requirements"]) >= 2
-    assert_untouched(seeded, before)
+    assert_untouched(seeded.url, seeded.api_key, before)
 
 
 def test_sweep_deletes_leftovers_and_nothing_else(tmp_path: Path, seeded: Server) -> None:
@@ -105,4 +81,4 @@ def test_sweep_deletes_leftovers_and_nothing_else(tmp_path: Path, seeded: Server
     assert [v["name"] for v in after["variables"] if v["name"] == "lfc-notes"] == ["lfc-notes"]
     with httpx.Client(base_url=seeded.url, headers={"x-api-key": seeded.api_key}, timeout=30) as client:
         client.delete(f"/api/v1/variables/{keep.json()['id']}").raise_for_status()
-    assert_untouched(seeded, before)
+    assert_untouched(seeded.url, seeded.api_key, before)

@@ -1,0 +1,105 @@
+"""Mutation runs: the suite against a real Langflow through the fault proxy, once clean and once per
+fault; a fault is detected when its run fails a requirement of its groups that the clean run passes.
+Used by tests/test_mutation.py and bench/mutation.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .proxy import Fault, proxying
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+    api_key: str
+
+    def options(self, fault: Fault | None) -> list[str]:
+        if fault is not None and fault.run_with == "api-key":
+            return ["--api-key", self.api_key]
+        return ["--username", self.username, "--password", self.password]
+
+
+@dataclass
+class Run:
+    code: int
+    outcomes: dict[str, str]  # requirement id -> outcome
+    groups: dict[str, str]  # requirement id -> endpoint group
+    messages: dict[str, str]  # requirement id -> failure message
+    cleanup_failures: list[str]
+    output: str
+    wall_s: float
+    requests: int
+
+
+def selection(fault: Fault) -> list[str]:
+    """`-k`: the requirements of the fault's endpoints, and the lifecycles and state machines of their
+    groups (a delete that does not delete shows in the lifecycle, not in the delete's own example)."""
+    groups = sorted({e.split(".")[0] for e in fault.endpoints})
+    own = [f"[{e}." for e in fault.endpoints]
+    flows = [f"([{g}. and (lifecycle or stateful))" for g in groups]
+    return ["-k", " or ".join(own + flows)]
+
+
+def run_suite_via(
+    upstream: str,
+    credentials: Credentials,
+    fault: Fault | None,
+    *args: str,
+    release: str = "1.13.0",
+    cwd: Path | None = None,
+) -> Run:
+    """Log in with username and password, so the login and Bearer requirements run too; the proxy
+    holds the API key (auth-not-enforced adds it)."""
+    with tempfile.TemporaryDirectory(dir=cwd) as tmp, proxying(upstream, fault, credentials.api_key, release) as proxy:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.suite",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--server",
+            proxy.url,
+            *credentials.options(fault),
+            "--report-dir",
+            tmp,
+            *args,
+        ]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=env, timeout=900)
+        reports = list(Path(tmp).glob("*/report.json"))
+        output = done.stdout + done.stderr
+        if not reports:
+            raise AssertionError(f"the run wrote no report (exit {done.returncode}):\n{output[-3000:]}")
+        report = json.loads(reports[0].read_text())
+    requirements = report["requirements"]
+    return Run(
+        code=done.returncode,
+        outcomes={r["id"]: r["outcome"] for r in requirements},
+        groups={r["id"]: r["group"] for r in requirements},
+        messages={r["id"]: r.get("message", "") for r in requirements},
+        cleanup_failures=report["cleanup_failures"],
+        output=output,
+        wall_s=report["duration_s"],
+        requests=report["requests"],
+    )
+
+
+def detected(clean: Run, faulty: Run, fault: Fault) -> list[str]:
+    """Requirements of the fault's groups that pass clean and fail (or error) with the fault."""
+    groups = {e.split(".")[0] for e in fault.endpoints}
+    return sorted(
+        rid
+        for rid, outcome in faulty.outcomes.items()
+        if outcome in ("fail", "error") and clean.outcomes.get(rid) == "pass" and faulty.groups[rid] in groups
+    )
