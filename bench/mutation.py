@@ -23,7 +23,9 @@ Schemathesis runs, by default, as a throwaway non-superuser account made for eac
 afterwards with everything it owns (and any user it signed up): its stateful phase chains ids from
 list answers into PATCH and DELETE, and with the superuser's key that reaches the superuser itself
 and every resource on a server others use. --schemathesis-superuser runs it with the given key
-instead (on a disposable server only).
+instead (on a disposable server only). It also runs with --generation-with-security-parameters false:
+Langflow reads an x-api-key query parameter before the header, and schemathesis' generated query keys
+make requests that carry the right header answer 403 (--schemathesis-defaults keeps them).
 
 Prints a Markdown table (metric | langflow-conformance | schemathesis) and one row per fault; --out
 writes the same data as JSON. Needs the repository on sys.path (tests.faults); the script adds it."""
@@ -41,12 +43,13 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 import yaml
@@ -134,6 +137,11 @@ def ours_overhead(target: Target, extra: list[str]) -> dict[str, Any]:
         "workers": report.get("workers", 0),
         "overhead": round(report["duration_s"] / server, 3) if server else None,
         "overhead_process": round(wall / server, 3) if server else None,
+        # server_seconds stops at the response headers: bodies and streams read afterwards count as client time
+        "slowest_requirements": [
+            [r["id"], r.get("duration_s", 0.0)]
+            for r in sorted(report["requirements"], key=lambda r: -r.get("duration_s", 0.0))[:10]
+        ],
     }
 
 
@@ -148,8 +156,10 @@ class SmRun:
     operations: list[str]  # --include-name values; empty: every operation
     tests: int = 0  # JUnit test cases
     failing: dict[str, list[str]] = field(default_factory=dict)  # test case -> failure codes / error titles
+    statuses: dict[str, list[int]] = field(default_factory=dict)  # failing test case -> statuses in its failures
+    server_errors: dict[str, list[str]] = field(default_factory=dict)  # failing test case -> 5xx answers (a few)
     problem: str = ""  # no JUnit report: why (the tail of schemathesis' output)
-    summary: str = ""  # schemathesis' own last lines
+    summary: str = ""  # schemathesis' own SUMMARY section
 
 
 def _shape(path: str) -> str:
@@ -178,18 +188,31 @@ def fault_operations(fault: Fault, router: Router, index: dict[tuple[str, str], 
     return labels
 
 
-def _junit(directory: Path) -> tuple[int, dict[str, list[str]]] | None:
+def _junit(
+    directory: Path,
+) -> tuple[int, dict[str, list[str]], dict[str, list[int]], dict[str, list[str]]] | None:
+    """Test cases (one per operation, one "Stateful tests"); for each failing one (a <failure> or an
+    <error>) its failure codes (message "ST103, ST205") and the statuses its reproductions show."""
     files = list(directory.glob("junit*.xml"))
     if not files:
         return None
-    tests, failing = 0, {}
+    tests, failing, statuses, errors = 0, {}, {}, {}
     for case in ET.parse(files[0]).getroot().iter("testcase"):
         tests += 1
         problems = [el for el in case if el.tag in ("failure", "error")]
         if problems:
-            kinds = {(el.get("message") or el.get("type") or el.tag).splitlines()[0][:80] for el in problems}
-            failing[str(case.get("name"))] = sorted(kinds)
-    return tests, failing
+            name = str(case.get("name"))
+            kinds = set()
+            for el in problems:
+                message = (el.get("message") or el.get("type") or el.tag).splitlines()[0]
+                kinds |= {k.strip()[:80] for k in message.split(",")} if el.tag == "failure" else {message[:80]}
+            failing[name] = sorted(kinds)
+            text = "\n".join(el.text or "" for el in problems)
+            statuses[name] = sorted({int(code) for code in re.findall(r"^\[(\d{3})\] ", text, re.MULTILINE)})
+            answers = re.findall(r"^(\[5\d\d\] [^\n]*)\n\s*\n\s*(\S[^\n]*)", text, re.MULTILINE)
+            if answers:
+                errors[name] = sorted({f"{head} {body.strip()}"[:160] for head, body in answers})[:3]
+    return tests, failing, statuses, errors
 
 
 def _signed_up_users(directory: Path) -> list[str]:
@@ -206,14 +229,23 @@ def _signed_up_users(directory: Path) -> list[str]:
     return ids
 
 
+@dataclass(frozen=True)
+class SmConfig:
+    examples: int
+    seed: int
+    release: str
+    superuser: bool  # run as the given key, not a throwaway account
+    options: tuple[str, ...]  # more `schemathesis run` options
+
+
+# Langflow reads an x-api-key query parameter before the header: schemathesis' generated values for the
+# documented "API key query" scheme turn requests that carry the right header into 403s ("Authentication
+# failed: N operations returned only 401/403 responses"). Its own remedy, unless --schemathesis-defaults.
+NO_GENERATED_KEYS = ("--generation-with-security-parameters", "false")
+
+
 def run_schemathesis(
-    target: Target,
-    account: Account,
-    fault: Fault | None,
-    operations: list[str],
-    examples: int,
-    seed: int,
-    release: str,
+    target: Target, account: Account, fault: Fault | None, operations: list[str], config: SmConfig
 ) -> SmRun:
     requests = 0
 
@@ -223,7 +255,7 @@ def run_schemathesis(
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        proxying(target.url, fault, account.api_key, release, on_request=count) as proxy,
+        proxying(target.url, fault, account.api_key, config.release, on_request=count) as proxy,
     ):
         reports = Path(tmp) / "reports"
         cmd = [
@@ -233,9 +265,9 @@ def run_schemathesis(
             "run",
             f"{proxy.url}/openapi.json",
             "--max-examples",
-            str(examples),
+            str(config.examples),
             "--seed",
-            str(seed),
+            str(config.seed),
             "-H",
             f"x-api-key: {account.api_key}",
             "--request-timeout",
@@ -245,6 +277,7 @@ def run_schemathesis(
             "--report-dir",
             str(reports),
             "--no-color",
+            *config.options,
         ]
         for label in operations:  # one filter each, ORed; --include-path with --include-method is ORed too
             cmd += ["--include-name", label]
@@ -259,13 +292,14 @@ def run_schemathesis(
             code, output = -1, f"schemathesis ran over {SCHEMATHESIS_RUN_LIMIT_S} s: {exc}"
         wall = time.monotonic() - started
         result = SmRun(code, round(wall, 2), requests, operations)
-        summary = [line for line in output.splitlines() if line.strip()]
-        result.summary = "\n".join(summary[-8:])
+        lines = [line for line in output.splitlines() if line.strip()]
+        start = next((i for i, line in enumerate(lines) if " SUMMARY " in line), max(0, len(lines) - 8))
+        result.summary = "\n".join(lines[start:])
         junit = _junit(reports)
         if junit is None:
             result.problem = output[-2000:]
         else:
-            result.tests, result.failing = junit
+            result.tests, result.failing, result.statuses, result.server_errors = junit
         account.signed_up += _signed_up_users(reports)
     return result
 
@@ -325,70 +359,75 @@ def sandbox(target: Target, superuser: bool) -> Iterator[Account]:
 
 
 def _delete_account(admin: httpx.Client, target: Target, user_id: str, account: Account | None) -> None:
-    leftovers: list[str] = []
-    # Its stateful phase may have deactivated the account (PATCH /users/{own id}): active again to clean up.
-    admin.patch(f"/api/v1/users/{user_id}", json={"is_active": True})
-    if account is not None:
-        with httpx.Client(base_url=target.url, headers={"x-api-key": account.api_key}, timeout=60) as own:
-
-            def delete(path: str) -> None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if own.delete(path).status_code >= 400:
-                        leftovers.append(path)
-
-            def listed(path: str, **params: Any) -> list[Any]:
-                with contextlib.suppress(httpx.HTTPError, ValueError):
-                    response = own.get(path, params=params)
-                    if response.status_code == 200:
-                        return _items(response.json())
-                return []
-
-            flows = listed("/api/v1/flows/", get_all=True, remove_example_flows=True)
-            for flow in flows:
-                if isinstance(flow, dict) and flow.get("user_id") == user_id:
-                    delete(f"/api/v1/flows/{flow['id']}")
-            for kind in ("projects", "variables"):
-                for item in listed(f"/api/v1/{kind}/"):
-                    if isinstance(item, dict) and item.get("is_owner", True) and "id" in item:
-                        delete(f"/api/v1/{kind}/{item['id']}")
-            for item in listed("/api/v1/connections"):
-                if isinstance(item, dict) and "id" in item:
-                    delete(f"/api/v1/connections/{item['id']}")
-            for item in listed("/api/v2/mcp/servers"):
-                if isinstance(item, dict) and "name" in item:
-                    delete(f"/api/v2/mcp/servers/{item['name']}")
-            delete("/api/v2/files")  # every file of this account
-    if leftovers:
-        progress(f"could not delete {', '.join(leftovers)} of the throwaway account")
+    """Best effort through the account's own key (what it made may have any name), then the users."""
+    try:
+        # Its stateful phase may have deactivated the account (PATCH /users/{own id}): active again to clean up.
+        admin.patch(f"/api/v1/users/{user_id}", json={"is_active": True})
+        if account is not None:
+            _delete_owned(target, user_id, account.api_key)
+    except Exception as exc:  # the users are deleted whatever happened here
+        progress(f"cleaning up the throwaway account: {type(exc).__name__}: {exc}")
     _delete_users(admin, [user_id, *(account.signed_up if account else [])])
+
+
+def _delete_owned(target: Target, user_id: str, api_key: str) -> None:
+    with httpx.Client(base_url=target.url, headers={"x-api-key": api_key}, timeout=60) as own:
+
+        def delete(*parts: Any) -> None:
+            path = "/".join(quote(str(part), safe="") for part in parts)
+            with contextlib.suppress(Exception):  # what stays (its default project) goes with the user
+                own.delete("/" + path)
+
+        def listed(path: str, **params: Any) -> list[dict[str, Any]]:
+            with contextlib.suppress(Exception):
+                response = own.get(path, params=params)
+                if response.status_code == 200:
+                    return [item for item in _items(response.json()) if isinstance(item, dict)]
+            return []
+
+        for flow in listed("/api/v1/flows/", get_all=True, remove_example_flows=True):
+            if flow.get("user_id") == user_id and "id" in flow:
+                delete("api", "v1", "flows", flow["id"])
+        for kind in ("projects", "variables"):
+            for item in listed(f"/api/v1/{kind}/"):
+                if item.get("is_owner", True) and "id" in item:
+                    delete("api", "v1", kind, item["id"])
+        for item in listed("/api/v1/connections"):
+            if "id" in item:
+                delete("api", "v1", "connections", item["id"])
+        for item in listed("/api/v2/mcp/servers"):  # names as generated: control characters and all
+            if "name" in item:
+                delete("api", "v2", "mcp", "servers", item["name"])
+        delete("api", "v2", "files")  # every file of this account
 
 
 def _delete_users(admin: httpx.Client, users: list[str]) -> None:
     """Never a superuser, never one of our suite's users; 1.13.0 deletes in the background (202)."""
     doomed = []
     for uid in users:
-        response = admin.get(f"/api/v1/users/{uid}")
-        if response.status_code != 200:
-            continue
-        user = response.json()
-        if user.get("is_superuser") or str(user.get("username", "")).startswith(SUITE_PREFIX):
-            continue
-        admin.delete(f"/api/v1/users/{uid}")
-        doomed.append(uid)
+        try:
+            response = admin.get(f"/api/v1/users/{quote(uid, safe='')}")
+            if response.status_code != 200:
+                continue
+            user = response.json()
+            if user.get("is_superuser") or str(user.get("username", "")).startswith(SUITE_PREFIX):
+                continue
+            admin.delete(f"/api/v1/users/{quote(uid, safe='')}")
+            doomed.append(uid)
+        except Exception as exc:
+            progress(f"could not delete user {uid}: {type(exc).__name__}: {exc}")
     deadline = time.monotonic() + 60
     while doomed and time.monotonic() < deadline:
-        doomed = [uid for uid in doomed if admin.get(f"/api/v1/users/{uid}").status_code == 200]
+        doomed = [uid for uid in doomed if admin.get(f"/api/v1/users/{quote(uid, safe='')}").status_code == 200]
         if doomed:
             time.sleep(1)
     if doomed:
         progress(f"users still there a minute after their deletion: {', '.join(doomed)}")
 
 
-def schemathesis_in_sandbox(
-    target: Target, superuser: bool, fault: Fault | None, operations: list[str], examples: int, seed: int, release: str
-) -> SmRun:
-    with sandbox(target, superuser) as account:
-        return run_schemathesis(target, account, fault, operations, examples, seed, release)
+def schemathesis_in_sandbox(target: Target, fault: Fault | None, operations: list[str], config: SmConfig) -> SmRun:
+    with sandbox(target, config.superuser) as account:
+        return run_schemathesis(target, account, fault, operations, config)
 
 
 # Report ------------------------------------------------------------------------------------------------
@@ -412,14 +451,20 @@ def render(data: dict[str, Any]) -> str:
     sm_hits = sum(f["schemathesis_detected"] for f in faults)
     sm_fine = sum(bool(f["schemathesis_new_failures"]) for f in faults)
     unreachable = sum(not f["schemathesis_operations"] for f in faults)
+    statuses = sm["clean"]["statuses"]
+    auth_only = sum(bool(v) and set(v) <= {401, 403} for v in statuses.values())
+    tally = Counter(code for kinds in sm["clean"]["failing"].values() for code in kinds)
+    codes = ", ".join(f"{code} {n}" for code, n in tally.most_common())
     rows = [
         ["clean run: wall time", f"{ours['clean_wall_s']:.1f} s", f"{sm['clean']['wall_s']:.1f} s"],
         ["clean run: requests", str(ours["clean_requests"]), f"{sm['clean']['requests']} (counted at the proxy)"],
         [
             "clean run: failures (false alarms unless written up)",
             f"{len(ours['clean_failures'])} requirements{baseline_note}",
-            f"{len(sm['clean']['failing'])} of {sm['clean']['tests']} operations (JUnit test cases)",
+            f"{len(sm['clean']['failing'])} of {sm['clean']['tests']} JUnit test cases (one per operation and "
+            f"one for the stateful phase); {auth_only} of them show only 401/403 answers",
         ],
+        ["  schemathesis failure codes in the clean run (test cases)", "", codes or "-"],
         [
             "mutation score, contract faults",
             _share(ours_hits, len(faults)),
@@ -452,8 +497,9 @@ def render(data: dict[str, Any]) -> str:
         [
             f"# langflow-conformance vs schemathesis on Langflow {data['release']} at {data['server']}",
             f"Examples per operation / requirement: {data['examples']}; seed {data['seed']}; schemathesis "
-            f"{data['schemathesis_version']} as {sm['account']}; schemathesis per fault: a clean and a faulted "
-            "run, both restricted to the fault's operations (not derived from the full clean run).",
+            f"{data['schemathesis_version']} as {sm['account']}, extra options: {' '.join(sm['options']) or 'none'}; "
+            "schemathesis per fault: a clean and a faulted run, both restricted to the fault's operations "
+            "(not derived from the full clean run).",
             _table(["metric", "langflow-conformance", "schemathesis"], rows),
             _table(
                 [
@@ -491,6 +537,11 @@ def parse_args() -> argparse.Namespace:
         "--schemathesis-superuser",
         action="store_true",
         help="run schemathesis with the given key, not a throwaway account (disposable servers only)",
+    )
+    parser.add_argument(
+        "--schemathesis-defaults",
+        action="store_true",
+        help="let schemathesis generate x-api-key query values too (its default; Langflow then answers 403)",
     )
     parser.add_argument("--out", type=Path, help="write the data as JSON here")
     return parser.parse_args()
@@ -535,10 +586,11 @@ def main() -> None:
     index = document_operations(target.url)
     started = time.monotonic()
 
+    options = () if args.schemathesis_defaults else NO_GENERATED_KEYS
+    config = SmConfig(args.examples, args.seed, args.release, args.schemathesis_superuser, options)
+
     def sm(fault: Fault | None, operations: list[str]) -> SmRun:
-        return schemathesis_in_sandbox(
-            target, args.schemathesis_superuser, fault, operations, args.examples, args.seed, args.release
-        )
+        return schemathesis_in_sandbox(target, fault, operations, config)
 
     progress("our suite, clean, through the proxy")
     clean = ours_via_proxy(target, None, extra, args.release)
@@ -588,6 +640,7 @@ def main() -> None:
                 "ours_detected_by": found,
                 "ours_wall_s": round(ours.wall_s, 2),
                 "ours_requests": ours.run.requests,
+                "ours_cleanup_failures": ours.run.cleanup_failures,
                 "schemathesis_operations": operations,
                 "schemathesis_detected": bool(new_ops),
                 "schemathesis_new_failing_operations": new_ops,
@@ -615,10 +668,12 @@ def main() -> None:
             "clean_exit": clean.run.code,
             "clean_failures": clean_failures,
             "clean_failures_in_baseline": sum(r in known for r in clean_failures),
+            "clean_cleanup_failures": clean.run.cleanup_failures,
         },
         "ours_overhead": overhead,
         "schemathesis": {
             "account": "the given key (superuser)" if args.schemathesis_superuser else "a throwaway non-superuser",
+            "options": list(options),
             "clean": asdict(sm_clean),
         },
         "faults": rows,

@@ -54,6 +54,11 @@ def rename(body: Any, fields: list[str], new_name: Callable[[], str]) -> Any:
     return body
 
 
+def query_names(endpoint: Endpoint, fields: list[str]) -> list[str]:
+    """The name fields a request carries as query parameters rather than in its body."""
+    return [p["name"] for p in endpoint.parameters if p.get("in") == "query" and p["name"] in fields]
+
+
 def example_request(
     endpoint: Endpoint, filler: str | None = None, resources: Resources | None = None, fresh: bool = False
 ) -> dict[str, Any]:
@@ -78,6 +83,9 @@ def example_request(
             kind, fields = naming
             if "body" in example:
                 example["body"] = rename(example["body"], fields, lambda: resources.new_name(kind.name))
+            named = query_names(endpoint, fields)  # a rename by query parameter (v2 files)
+            if named:
+                example["params"] = rename(example.get("params") or {}, named, lambda: resources.new_name(kind.name))
             parts = {
                 f: {**part, "filename": f"{resources.new_name(kind.name)}-{part.get('filename', f)}"}
                 for f, part in parts.items()

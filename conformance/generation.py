@@ -31,7 +31,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 
-from .calls import rename
+from .calls import query_names, rename
 from .contract import Endpoint, SchemaStore, SelectedContract
 from .contract.openapi import build_document
 from .resources import Resources
@@ -285,6 +285,7 @@ class Pins:
     fixed_query: dict[str, Any] = field(default_factory=dict)
     fixed_body: dict[str, Any] = field(default_factory=dict)
     names: tuple[str, ...] = ()  # body fields that get a run-prefixed name
+    query_names: tuple[str, ...] = ()  # query parameters that do (a v2 file rename)
     new_name: Callable[[], str] | None = None
 
 
@@ -311,6 +312,7 @@ def pins_for(endpoint: Endpoint, resources: Resources, fresh: bool, resources_in
     if naming is not None:
         kind, fields = naming
         pins.names = tuple(fields)
+        pins.query_names = tuple(query_names(endpoint, fields))
         pins.new_name = lambda: resources.new_name(kind.name)
     return pins
 
@@ -337,6 +339,8 @@ def apply_pins(case: Any, endpoint: Endpoint, pins: Pins, contract: SelectedCont
         case.path_parameters = {**(case.path_parameters or {}), **pins.fixed_path}
     if pins.fixed_query:
         case.query = {**(case.query or {}), **pins.fixed_query}
+    if pins.new_name is not None and pins.query_names and not _negative(case, ParameterLocation.QUERY):
+        case.query = rename(case.query or {}, list(pins.query_names), pins.new_name)
     if not isinstance(case.body, dict):
         return True
     negative_body = _negative(case, ParameterLocation.BODY)

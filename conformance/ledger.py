@@ -48,27 +48,34 @@ class Ledger:
         self.entries = [e for e in self.entries if (e.kind, e.ident) != (kind, ident)]
 
     def teardown(self) -> list[str]:
-        """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S."""
+        """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S.
+        Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`."""
         failed: list[Entry] = []
-        while self.entries:
-            entry = self.entries.pop()
-            try:
-                entry.delete()
-            except Exception:  # keep going: one failed delete must not strand the rest
-                failed.append(entry)
-        errors: dict[int, Exception] = {}
-        for pause in RETRY_PAUSES_S:
-            if not failed:
-                break
-            time.sleep(pause)
-            still: list[Entry] = []
-            for entry in failed:
+        current: list[Entry] = []
+        try:
+            while self.entries:
+                current = [self.entries.pop()]
                 try:
-                    entry.delete()
-                except Exception as exc:
-                    still.append(entry)
-                    errors[id(entry)] = exc
-            failed = still
+                    current[0].delete()
+                except Exception:  # keep going: one failed delete must not strand the rest
+                    failed.append(current[0])
+                current = []
+            errors: dict[int, Exception] = {}
+            for pause in RETRY_PAUSES_S:
+                if not failed:
+                    break
+                time.sleep(pause)
+                still: list[Entry] = []
+                for entry in failed:
+                    try:
+                        entry.delete()
+                    except Exception as exc:
+                        still.append(entry)
+                        errors[id(entry)] = exc
+                failed = still
+        except KeyboardInterrupt:
+            self.entries += failed + current
+            raise
         for entry in failed:
             exc = errors[id(entry)]
             self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")

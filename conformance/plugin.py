@@ -75,6 +75,7 @@ class Run:
     report: dict[str, Any] | None = None
     worker: bool = False
     closed: bool = False
+    cleanup_interrupted: bool = False  # Ctrl-C while the ledger deleted: the run ends "interrupted" (2)
     login: tuple[str, str] | None = None  # username/password: Bearer tests, @superuser placeholders
     kinds: ResourceKinds | None = None
     main_resources: Resources | None = None
@@ -179,11 +180,19 @@ class Run:
             made = [e for e in self.ledger.entries if e.kind != "derived"]
             if made:
                 stderr_progress(f"cleanup: deleting the {len(made)} resources this run created")
-            failures = self.ledger.teardown() + list(worker_failures or [])
-            for failure in self.ledger.failures:
-                stderr_progress(mask(failure))
-            if failures and not self.worker:
-                failures = self._reclaim(len(failures))
+            try:
+                failures = self.ledger.teardown() + list(worker_failures or [])
+                for failure in self.ledger.failures:
+                    stderr_progress(mask(failure))
+                if failures and not self.worker:
+                    failures = self._reclaim(len(failures))
+            except KeyboardInterrupt:  # the report still gets written, and the server stopped
+                self.cleanup_interrupted = True
+                failures = [
+                    f"cleanup interrupted: {len(self.ledger.entries) or 'some'} resources named {self.ledger.prefix}-*"
+                    " are left on the server; run again with --sweep to delete them"
+                ]
+                stderr_progress(failures[0])
         for client in self.extra_clients:
             client.close()
         if self.client is not None:
@@ -647,6 +656,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         except httpx.HTTPError as exc:
             drift_section = {"openapi": f"could not read {drift.OPENAPI_PATH}: {type(exc).__name__}"}
     cleanup_failures = run.close([f for w in run.worker_stats for f in w["cleanup_failures"]])
+    if run.cleanup_interrupted:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
     if run.worker:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:

@@ -7,7 +7,7 @@ import re
 MASK = "***"
 # Shapes of Langflow secrets we may meet in server answers even if we never registered them:
 # API keys ("sk-" + 43 url-safe chars) and JWTs.
-_PATTERNS = [
+SHAPES = [
     re.compile(r"sk-[A-Za-z0-9_-]{16,}"),
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
 ]
@@ -25,7 +25,7 @@ class Secrets:
     def mask(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):
             text = text.replace(value, MASK)
-        for pattern in _PATTERNS:
+        for pattern in SHAPES:
             text = pattern.sub(MASK, text)
         return text
 

@@ -157,6 +157,7 @@ def suite_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None)
 
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:
     """Run the suite in a subprocess, from a directory outside the repository."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     cmd, full_env = suite_command(tmp_path, *args, env=env)
     report_dir = tmp_path / "reports"
     started = time.monotonic()

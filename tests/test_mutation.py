@@ -1,7 +1,7 @@
 """The suite's power to find faults: a real Langflow 1.13.0 behind the fault proxy (tests/faults), the
 suite run once clean and once per contract fault; every fault must fail a requirement the clean run
 passes (mutation score 100 %). A fault the suite cannot see is a missing requirement: add it to the
-contract, do not drop the fault."""
+contract, do not drop the fault. Whatever fails, no run prints or writes a secret (Run.leaks)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,7 @@ def test_every_contract_fault_fails_a_requirement_the_clean_run_passes(
     known = {e["id"] for e in yaml.safe_load((REPO / "ci" / "baseline.yaml").read_text())["entries"]}
     unexplained = {r for r, o in clean.outcomes.items() if o in ("fail", "error")} - known
     assert not unexplained, f"the clean run through the proxy fails where a direct run does not: {unexplained}"
+    assert not clean.leaks(credentials.secrets()), clean.leaks(credentials.secrets())
 
     def one(fault: Fault) -> tuple[Fault, Run, list[str]]:
         run = run_suite_via(server.url, credentials, fault, *selection(fault), cwd=tmp_path)
@@ -68,6 +69,9 @@ def test_every_contract_fault_fails_a_requirement_the_clean_run_passes(
             print(f"  {fault.id:38} {run.wall_s:5.1f} s  {', '.join(found[:3]) or 'MISSED'}")
         print("  faults per group:", dict(sorted(Counter(f.group for f in CONTRACT_FAULTS).items())))
     assert not missed, f"faults the suite did not see: {missed}"
+    leaks = {fault.id: run.leaks(credentials.secrets()) for fault, run, _ in results}
+    leaked = {k: v for k, v in leaks.items() if v}
+    assert not leaked, f"secrets in the runs' output or report files: {leaked}"
     # Some faults made the run's own deletes no-ops: one --sweep leaves the server as it was.
     swept = run_suite(tmp_path / "sweep", "--server", server.url, "--api-key", server.api_key, "--sweep")
     assert swept.code == 0, swept.output[-2000:]

@@ -1,13 +1,16 @@
 """Transport faults between the suite and a real Langflow 1.13.0 (tests/faults): a reset connection, a
 gateway's 502, an answer slower than --timeout, truncated JSON, an HTML page, a 10 MB body. The suite
 completes; every requirement the fault touches fails with a one-line reason naming what went wrong;
-the plugin itself never crashes; and the run still deletes everything it created."""
+the plugin itself never crashes; the run still deletes everything it created; and none of its
+secrets (API key, password, Bearer token, the tokens the server issued it) is in its output or files.
+The runs take turns with the three ways to authenticate."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import Server
@@ -20,6 +23,16 @@ pytestmark = pytest.mark.real_langflow
 TRANSPORT_FAULTS = [f for f in load_faults() if f.kind == "transport"]
 # A frame of our own code in the output: a traceback the reader should never see.
 OWN_FRAME = re.compile(r"conformance/[\w/]+\.py:\d+")
+AUTH = ["login", "api-key", "token"]
+
+
+def _bearer_token(server: Server) -> str:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        answer = client.post(
+            "/api/v1/login", data={"username": server.langflow.username, "password": server.langflow.password}
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
 
 
 @pytest.mark.parametrize("fault", TRANSPORT_FAULTS, ids=[f.id for f in TRANSPORT_FAULTS])
@@ -29,7 +42,16 @@ def test_the_suite_survives_the_fault_and_cleans_up(tmp_path: Path, langflow_113
     before = snapshot(server.url, server.api_key)
     credentials = Credentials(server.langflow.username, server.langflow.password, server.api_key)
     timeout = ["--timeout", "3"] if fault.action == "slow" else []
-    run = run_suite_via(server.url, credentials, fault, *selection(fault), *timeout, cwd=tmp_path)
+    secrets = credentials.secrets()
+    auth = AUTH[TRANSPORT_FAULTS.index(fault) % len(AUTH)]
+    if auth == "token":
+        secrets["Bearer token"] = _bearer_token(server)
+    options = {
+        "login": ["--username", credentials.username, "--password", credentials.password],
+        "api-key": ["--api-key", credentials.api_key],
+        "token": ["--token", secrets.get("Bearer token", "")],
+    }[auth]
+    run = run_suite_via(server.url, credentials, fault, *selection(fault), *timeout, cwd=tmp_path, auth=options)
     assert run.code == 1, run.output[-3000:]
     assert "INTERNALERROR" not in run.output and "Traceback" not in run.output, run.output[-3000:]
     assert not OWN_FRAME.search(run.output), OWN_FRAME.search(run.output)
@@ -42,4 +64,6 @@ def test_the_suite_survives_the_fault_and_cleans_up(tmp_path: Path, langflow_113
         assert re.search(r"\b(GET|POST|PUT|PATCH|DELETE|HEAD)\b|generated", reason), (rid, message[:500])
         assert len(reason) < 800 and "Traceback" not in message, (rid, message[:500])
     assert run.cleanup_failures == []
+    assert "<testsuite" in run.files_text  # junit.xml is among the files searched
+    assert not run.leaks(secrets), f"{auth} run: secrets in its output or report files: {run.leaks(secrets)}"
     assert_untouched(server.url, server.api_key, before)

@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance.secrets import SHAPES
+
 from .proxy import Fault, proxying
 
 
@@ -20,6 +22,9 @@ class Credentials:
     username: str
     password: str
     api_key: str
+
+    def secrets(self) -> dict[str, str]:
+        return {"API key": self.api_key, "password": self.password}
 
     def options(self, fault: Fault | None) -> list[str]:
         if fault is not None and fault.run_with == "api-key":
@@ -34,9 +39,18 @@ class Run:
     groups: dict[str, str]  # requirement id -> endpoint group
     messages: dict[str, str]  # requirement id -> failure message
     cleanup_failures: list[str]
+    files_text: str  # every file the run wrote under its report directory
     output: str
     wall_s: float
     requests: int
+
+    def leaks(self, secrets: dict[str, str]) -> list[str]:
+        """Secrets seen in stdout/stderr or any file under the report directory (junit.xml included):
+        the given ones by value, and anything shaped like an API key or a JWT — what the server issued
+        the run (login and refresh tokens, its own API key) — by shape."""
+        text = self.output + self.files_text
+        found = [name for name, value in secrets.items() if value and value in text]
+        return found + [f"a {m[:6]}... shaped secret" for p in SHAPES for m in p.findall(text)]
 
 
 def selection(fault: Fault) -> list[str]:
@@ -55,10 +69,14 @@ def run_suite_via(
     *args: str,
     release: str = "1.13.0",
     cwd: Path | None = None,
+    auth: list[str] | None = None,
 ) -> Run:
     """Log in with username and password, so the login and Bearer requirements run too; the proxy
     holds the API key (auth-not-enforced adds it)."""
-    with tempfile.TemporaryDirectory(dir=cwd) as tmp, proxying(upstream, fault, credentials.api_key, release) as proxy:
+    with (
+        tempfile.TemporaryDirectory(dir=cwd) as tmp,
+        proxying(upstream, fault, credentials.api_key, release) as proxy,
+    ):
         cmd = [
             sys.executable,
             "-m",
@@ -70,7 +88,7 @@ def run_suite_via(
             "no:cacheprovider",
             "--server",
             proxy.url,
-            *credentials.options(fault),
+            *(auth if auth is not None else credentials.options(fault)),
             "--report-dir",
             tmp,
             *args,
@@ -82,6 +100,7 @@ def run_suite_via(
         if not reports:
             raise AssertionError(f"the run wrote no report (exit {done.returncode}):\n{output[-3000:]}")
         report = json.loads(reports[0].read_text())
+        files_text = "".join(p.read_text(errors="replace") for p in Path(tmp).rglob("*") if p.is_file())
     requirements = report["requirements"]
     return Run(
         code=done.returncode,
@@ -89,6 +108,7 @@ def run_suite_via(
         groups={r["id"]: r["group"] for r in requirements},
         messages={r["id"]: r.get("message", "") for r in requirements},
         cleanup_failures=report["cleanup_failures"],
+        files_text=files_text,
         output=output,
         wall_s=report["duration_s"],
         requests=report["requests"],
