@@ -1,9 +1,11 @@
 """Our suite next to schemathesis on Langflow's own /openapi.json: cost, false alarms and mutation score.
 
-    PYTHONPATH=. python bench/mutation.py --from-json /tmp/lfc/srv-1.13.0.json [--faults ID,ID] [--out FILE]
-    PYTHONPATH=. python bench/mutation.py --server URL --username U --password P --api-key K [--examples 3]
+    python bench/mutation.py [--faults ID,ID] [--out FILE]         (tox -e bench-mutation)
+    python bench/mutation.py --server URL --username U --password P --api-key K [--examples 3]
+    python bench/mutation.py --from-json FILE                      (a file with url, username, password, api_key)
 
-Against a running, healthy Langflow (not started or stopped here), one run at a time:
+Against a healthy Langflow: without --server an embedded 1.13.0 started here (login rate limit off, not
+timed); with it, a running server that must not rate-limit logins. One run at a time:
 
 1. our suite, the whole default suite, once through the fault proxy with no fault (tests/faults);
 2. our suite once more straight at the server, for its client-side overhead: the report's duration_s
@@ -59,8 +61,18 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from conformance.options import DEFAULT_EXAMPLES, DEFAULT_SEED  # noqa: E402
-from tests.faults.mutation import Credentials, Run, detected, run_suite_via, selection  # noqa: E402
+from conformance.provision import provision  # noqa: E402
+from tests.faults.mutation import (  # noqa: E402
+    FAULTS_SETTINGS,
+    Credentials,
+    Run,
+    api_key_of,
+    detected,
+    run_suite_via,
+    selection,
+)
 from tests.faults.proxy import Exchange, Fault, Router, load_faults, proxying  # noqa: E402
+from tests.snapshot import wait_for_mcp_setup  # noqa: E402
 
 SUITE_TIMEOUT_S = 30  # our suite's default --timeout per HTTP request; schemathesis gets the same
 SUITE_RUN_LIMIT_S = 1800
@@ -579,7 +591,20 @@ def progress(message: str) -> None:
 
 def main() -> None:
     args = parse_args()
-    target = target_from(args)
+    if args.server or args.from_json:
+        bench(args, target_from(args))
+        return
+    progress(f"no --server: starting an embedded Langflow {args.release} (not timed)")
+    embedded = provision(args.release, settings=FAULTS_SETTINGS)
+    try:
+        key = api_key_of(embedded)
+        wait_for_mcp_setup(embedded.url, key)
+        bench(args, Target(embedded.url, embedded.username, embedded.password, key))
+    finally:
+        embedded.stop()
+
+
+def bench(args: argparse.Namespace, target: Target) -> None:
     faults = chosen_faults(args.faults)
     extra = [] if args.examples == int(DEFAULT_EXAMPLES) else ["--examples", str(args.examples)]
     router = Router(args.release)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -30,8 +31,32 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+class _TimedBody(httpx.SyncByteStream):
+    """Reading the body counts as server time too (a slow answer or a stream is the server's time);
+    only the waits for each chunk count, not what the run does between chunks."""
+
+    def __init__(self, inner: httpx.SyncByteStream, stats: Stats) -> None:
+        self.inner, self.stats = inner, stats
+
+    def __iter__(self) -> Iterator[bytes]:
+        chunks = iter(self.inner)
+        while True:
+            started = time.perf_counter()
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            finally:
+                self.stats.server_seconds += time.perf_counter() - started
+            yield chunk
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class CountingRetryTransport(httpx.BaseTransport):
-    """Counts requests and server time, and waits out 429 + Retry-After instead of failing."""
+    """Counts requests and server time (until the body's last byte), and waits out 429 + Retry-After
+    instead of failing."""
 
     def __init__(self, inner: httpx.BaseTransport, stats: Stats) -> None:
         self.inner, self.stats = inner, stats
@@ -68,6 +93,8 @@ class CountingRetryTransport(httpx.BaseTransport):
             if wait is None or wait > MAX_RETRY_AFTER_S or attempt == MAX_429_RETRIES:
                 if 200 <= response.status_code < 300:
                     self.stats.ok_responses += 1
+                if isinstance(response.stream, httpx.SyncByteStream):
+                    response.stream = _TimedBody(response.stream, self.stats)
                 return response
             response.close()
             print(

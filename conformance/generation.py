@@ -340,7 +340,14 @@ def apply_pins(case: Any, endpoint: Endpoint, pins: Pins, contract: SelectedCont
     if pins.fixed_query:
         case.query = {**(case.query or {}), **pins.fixed_query}
     if pins.new_name is not None and pins.query_names and not _negative(case, ParameterLocation.QUERY):
-        case.query = rename(case.query or {}, list(pins.query_names), pins.new_name)
+        # The run's prefix first, so --sweep finds what a generated rename left; the generated
+        # characters after it, since they are what the rename is tested with. An empty name stays
+        # empty: the server must refuse it (1.7.3 accepts it, finding F19).
+        query = dict(case.query or {})
+        for name in pins.query_names:
+            if isinstance(query.get(name), str) and query[name]:
+                query[name] = pins.new_name() + query[name]
+        case.query = query
     if not isinstance(case.body, dict):
         return True
     negative_body = _negative(case, ParameterLocation.BODY)

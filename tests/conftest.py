@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 from conformance.report import VIEWS
 
+from .faults.mutation import FAULTS_SETTINGS, api_key_of
 from .snapshot import wait_for_mcp_setup
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,35 +60,23 @@ class Server:
         return self.langflow.url
 
 
-def _api_key(server: EmbeddedLangflow) -> str:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        login = client.post("/api/v1/login", data={"username": server.username, "password": server.password})
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        created = client.post("/api/v1/api_key/", json={"name": "lfc-tests"}, headers=headers)
-        created.raise_for_status()
-        return str(created.json()["api_key"])
-
-
 @pytest.fixture(scope="session")
 def langflow_113() -> Iterator[Server]:
     """Langflow 1.13.0 with AUTO_LOGIN off, a superuser and an API key (the embedded default's setup)."""
     server = provision("1.13.0")
     try:
-        yield Server(server, _api_key(server))
+        yield Server(server, api_key_of(server))
     finally:
         server.stop()
 
 
 @pytest.fixture(scope="session")
 def langflow_113_faults() -> Iterator[Server]:
-    """A second 1.13.0 for runs through the fault proxy and interruptions (one is restarted): set up
-    like the embedded default, with login rate limiting off (LANGFLOW_RATE_LIMIT_ENABLED, 5 logins a
-    minute by default) because every mutation run logs in to exercise the login and Bearer
-    requirements too."""
-    server = provision("1.13.0", settings={**EMBEDDED_SETTINGS, "LANGFLOW_RATE_LIMIT_ENABLED": "false"})
+    """A second 1.13.0 for runs through the fault proxy and interruptions (one is restarted), with
+    login rate limiting off (FAULTS_SETTINGS)."""
+    server = provision("1.13.0", settings=FAULTS_SETTINGS)
     try:
-        key = _api_key(server)
+        key = api_key_of(server)
         wait_for_mcp_setup(server.url, key)
         yield Server(server, key)
     finally:
@@ -110,7 +98,7 @@ def langflow_173_webhook_auth() -> Iterator[Server]:
     """Langflow 1.7.3 set up like the embedded default, plus LANGFLOW_WEBHOOK_AUTH_ENABLE=true."""
     server = provision("1.7.3", settings={**EMBEDDED_SETTINGS, "LANGFLOW_WEBHOOK_AUTH_ENABLE": "true"})
     try:
-        yield Server(server, _api_key(server))
+        yield Server(server, api_key_of(server))
     finally:
         server.stop()
 

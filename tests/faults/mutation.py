@@ -12,9 +12,27 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow
 from conformance.secrets import SHAPES
 
 from .proxy import Fault, proxying
+
+# The embedded default's settings with login rate limiting off (LANGFLOW_RATE_LIMIT_ENABLED, 5 logins a
+# minute by default): every mutation run logs in, to exercise the login and Bearer requirements too.
+FAULTS_SETTINGS = {**EMBEDDED_SETTINGS, "LANGFLOW_RATE_LIMIT_ENABLED": "false"}
+
+
+def api_key_of(server: EmbeddedLangflow) -> str:
+    """A superuser API key for a server the project started (tests and benchmarks hold it)."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        login = client.post("/api/v1/login", data={"username": server.username, "password": server.password})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        created = client.post("/api/v1/api_key/", json={"name": "lfc-tests"}, headers=headers)
+        created.raise_for_status()
+        return str(created.json()["api_key"])
 
 
 @dataclass(frozen=True)
