@@ -16,33 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from conformance.matrix import suite_command, unset_settings
+
 
 def run_once(server: str, credentials: list[str], extra: list[str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.suite",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--server",
-            server,
-            *credentials,
-            "--report-dir",
-            tmp,
-            *extra,
-        ]
+        cmd = suite_command(tmp, "-q", "--server", server, *credentials, *extra)
         started = time.monotonic()
-        done = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            cwd=tmp,
-            env={k: v for k, v in os.environ.items() if not k.startswith("LANGFLOW_")},
-        )
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings(dict(os.environ)))
         wall = time.monotonic() - started
         reports = list(Path(tmp).glob("*/report.json"))
         if not reports:

@@ -60,6 +60,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from conformance.matrix import suite_command, unset_settings  # noqa: E402
 from conformance.options import DEFAULT_EXAMPLES, DEFAULT_SEED  # noqa: E402
 from conformance.provision import provision  # noqa: E402
 from tests.faults.mutation import (  # noqa: E402
@@ -112,26 +113,9 @@ def ours_via_proxy(target: Target, fault: Fault | None, extra: list[str], releas
 def ours_overhead(target: Target, extra: list[str]) -> dict[str, Any]:
     """The default suite straight at the server, one worker: report duration over server time."""
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.suite",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--server",
-            target.url,
-            "--username",
-            target.username,
-            "--password",
-            target.password,
-            "--report-dir",
-            tmp,
-            *extra,
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+        login = ["--username", target.username, "--password", target.password]
+        cmd = suite_command(tmp, "-q", "--server", target.url, *login, *extra)
+        env = unset_settings(dict(os.environ))
         started = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=env, timeout=SUITE_RUN_LIMIT_S)
         wall = time.monotonic() - started

@@ -94,10 +94,10 @@ def passed_through(settings: Settings, config: pytest.Config) -> list[str]:
     return args
 
 
-def _start(target: Target, common: list[str], directory: Path) -> None:
-    target.directory = directory / target.label.replace("/", "_").replace(":", "_")
-    target.directory.mkdir(parents=True, exist_ok=True)
-    command = [
+def suite_command(report_dir: Path | str, *args: str) -> list[str]:
+    """The suite in a child process, as the matrix runs each target (the project's tests and
+    benchmarks run it so too)."""
+    return [
         sys.executable,
         "-m",
         "pytest",
@@ -105,12 +105,21 @@ def _start(target: Target, common: list[str], directory: Path) -> None:
         "conformance.suite",
         "-p",
         "no:cacheprovider",
-        "-q",
         "--report-dir",
-        str(target.directory),
-        *target.args,
-        *common,
+        str(report_dir),
+        *args,
     ]
+
+
+def unset_settings(environ: dict[str, str]) -> dict[str, str]:
+    """An environment without LANGFLOW_* and PYTEST_* variables, which would reach a child unasked."""
+    return {k: v for k, v in environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+
+
+def _start(target: Target, common: list[str], directory: Path) -> None:
+    target.directory = directory / target.label.replace("/", "_").replace(":", "_")
+    target.directory.mkdir(parents=True, exist_ok=True)
+    command = suite_command(target.directory, "-q", *target.args, *common)
     log = (target.directory / "output.log").open("wb")
     target.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=target.env)
     log.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conformance import matrix
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 from conformance.report import VIEWS
 
@@ -126,21 +126,7 @@ class Result:
 
 def suite_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """`pytest --pyargs conformance.suite ARGS` with reports under tmp_path, and a clean environment."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
-    full_env.update(env or {})
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "--report-dir",
-        str(tmp_path / "reports"),
-        *args,
-    ]
-    return cmd, full_env
+    return matrix.suite_command(tmp_path / "reports", *args), matrix.unset_settings(dict(os.environ)) | (env or {})
 
 
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:

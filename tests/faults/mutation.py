@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
+from conformance.matrix import suite_command, unset_settings
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow
 from conformance.secrets import SHAPES
 
@@ -95,24 +95,11 @@ def run_suite_via(
         tempfile.TemporaryDirectory(dir=cwd) as tmp,
         proxying(upstream, fault, credentials.api_key, release) as proxy,
     ):
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.suite",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--server",
-            proxy.url,
-            *(auth if auth is not None else credentials.options(fault)),
-            "--report-dir",
-            tmp,
-            *args,
-        ]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=env, timeout=900)
+        login = auth if auth is not None else credentials.options(fault)
+        cmd = suite_command(tmp, "-q", "--server", proxy.url, *login, *args)
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings(dict(os.environ)), timeout=900
+        )
         reports = list(Path(tmp).glob("*/report.json"))
         output = done.stdout + done.stderr
         if not reports:
