@@ -23,7 +23,7 @@ def run_once(server: str, credentials: list[str], extra: list[str]) -> dict[str,
     with tempfile.TemporaryDirectory() as tmp:
         cmd = suite_command(tmp, "-q", "--server", server, *credentials, *extra)
         started = time.monotonic()
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings(dict(os.environ)))
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings())
         wall = time.monotonic() - started
         reports = list(Path(tmp).glob("*/report.json"))
         if not reports:

@@ -67,6 +67,7 @@ from tests.faults.mutation import (  # noqa: E402
     FAULTS_SETTINGS,
     Credentials,
     Run,
+    api_key_for,
     api_key_of,
     detected,
     run_suite_via,
@@ -115,7 +116,7 @@ def ours_overhead(target: Target, extra: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         login = ["--username", target.username, "--password", target.password]
         cmd = suite_command(tmp, "-q", "--server", target.url, *login, *extra)
-        env = unset_settings(dict(os.environ))
+        env = unset_settings()
         started = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=env, timeout=SUITE_RUN_LIMIT_S)
         wall = time.monotonic() - started
@@ -338,16 +339,7 @@ def sandbox(target: Target, superuser: bool) -> Iterator[Account]:
     account: Account | None = None
     try:
         admin.patch(f"/api/v1/users/{user_id}", json={"is_active": True}).raise_for_status()
-        login = httpx.post(f"{target.url}/api/v1/login", data={"username": name, "password": password}, timeout=60)
-        login.raise_for_status()
-        key = httpx.post(
-            f"{target.url}/api/v1/api_key/",
-            json={"name": "lfc-bench"},
-            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
-            timeout=60,
-        )
-        key.raise_for_status()
-        account = Account(str(key.json()["api_key"]), user_id)
+        account = Account(api_key_for(target.url, name, password, key_name="lfc-bench"), user_id)
         yield account
     finally:
         _delete_account(admin, target, user_id, account)

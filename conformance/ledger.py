@@ -51,15 +51,14 @@ class Ledger:
         """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S.
         Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`."""
         failed: list[Entry] = []
-        current: list[Entry] = []
         try:
             while self.entries:
-                current = [self.entries.pop()]
+                entry = self.entries[-1]  # popped once its delete has been tried, so Ctrl-C keeps it
                 try:
-                    current[0].delete()
+                    entry.delete()
                 except Exception:  # keep going: one failed delete must not strand the rest
-                    failed.append(current[0])
-                current = []
+                    failed.append(entry)
+                self.entries.pop()
             errors: dict[int, Exception] = {}
             for pause in RETRY_PAUSES_S:
                 if not failed:
@@ -74,7 +73,7 @@ class Ledger:
                         errors[id(entry)] = exc
                 failed = still
         except KeyboardInterrupt:
-            self.entries += failed + current
+            self.entries += failed
             raise
         for entry in failed:
             exc = errors[id(entry)]

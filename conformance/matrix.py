@@ -111,9 +111,9 @@ def suite_command(report_dir: Path | str, *args: str) -> list[str]:
     ]
 
 
-def unset_settings(environ: dict[str, str]) -> dict[str, str]:
-    """An environment without LANGFLOW_* and PYTEST_* variables, which would reach a child unasked."""
-    return {k: v for k, v in environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
+def unset_settings() -> dict[str, str]:
+    """This environment without LANGFLOW_* and PYTEST_* variables, which would reach a child unasked."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("LANGFLOW_", "PYTEST_"))}
 
 
 def _start(target: Target, common: list[str], directory: Path) -> None:

@@ -4,7 +4,6 @@ starts them, and a helper that runs the conformance suite in a subprocess."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from conformance import matrix
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 from conformance.report import VIEWS
 
-from .faults.mutation import FAULTS_SETTINGS, api_key_of
+from .faults.mutation import FAULTS_SETTINGS, api_key_of, text_under
 from .snapshot import wait_for_mcp_setup
 
 REPO = Path(__file__).resolve().parents[1]
@@ -121,12 +120,12 @@ class Result:
         return report
 
     def files_text(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in self.report_dir.rglob("*") if p.is_file())
+        return text_under(self.report_dir)
 
 
 def suite_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:
     """`pytest --pyargs conformance.suite ARGS` with reports under tmp_path, and a clean environment."""
-    return matrix.suite_command(tmp_path / "reports", *args), matrix.unset_settings(dict(os.environ)) | (env or {})
+    return matrix.suite_command(tmp_path / "reports", *args), matrix.unset_settings() | (env or {})
 
 
 def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
 from .conftest import Server
-from .faults.mutation import Credentials, run_suite_via, selection
+from .faults.mutation import Credentials, bearer_token, run_suite_via, selection
 from .faults.proxy import load_faults
 from .snapshot import assert_untouched, snapshot
 
@@ -24,15 +23,6 @@ TRANSPORT_FAULTS = [f for f in load_faults() if f.kind == "transport"]
 # A frame of our own code in the output: a traceback the reader should never see.
 OWN_FRAME = re.compile(r"conformance/[\w/]+\.py:\d+")
 AUTH = ["login", "api-key", "token"]
-
-
-def _bearer_token(server: Server) -> str:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        answer = client.post(
-            "/api/v1/login", data={"username": server.langflow.username, "password": server.langflow.password}
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
 
 
 @pytest.mark.parametrize("fault", TRANSPORT_FAULTS, ids=[f.id for f in TRANSPORT_FAULTS])
@@ -45,12 +35,8 @@ def test_the_suite_survives_the_fault_and_cleans_up(tmp_path: Path, langflow_113
     secrets = credentials.secrets()
     auth = AUTH[TRANSPORT_FAULTS.index(fault) % len(AUTH)]
     if auth == "token":
-        secrets["Bearer token"] = _bearer_token(server)
-    options = {
-        "login": ["--username", credentials.username, "--password", credentials.password],
-        "api-key": ["--api-key", credentials.api_key],
-        "token": ["--token", secrets.get("Bearer token", "")],
-    }[auth]
+        secrets["Bearer token"] = bearer_token(server.url, credentials.username, credentials.password)
+    options = credentials.as_(auth, secrets.get("Bearer token", ""))
     run = run_suite_via(server.url, credentials, fault, *selection(fault), *timeout, cwd=tmp_path, auth=options)
     assert run.code == 1, run.output[-3000:]
     assert "INTERNALERROR" not in run.output and "Traceback" not in run.output, run.output[-3000:]

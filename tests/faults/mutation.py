@@ -5,7 +5,6 @@ Used by tests/test_mutation.py and bench/mutation.py."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -24,15 +23,29 @@ from .proxy import Fault, proxying
 FAULTS_SETTINGS = {**EMBEDDED_SETTINGS, "LANGFLOW_RATE_LIMIT_ENABLED": "false"}
 
 
+def bearer_token(url: str, username: str, password: str) -> str:
+    """An access token from /api/v1/login."""
+    login = httpx.post(f"{url}/api/v1/login", data={"username": username, "password": password}, timeout=60)
+    login.raise_for_status()
+    return str(login.json()["access_token"])
+
+
+def api_key_for(url: str, username: str, password: str, key_name: str = "lfc-tests") -> str:
+    """A new API key of that user (tests and benchmarks hold it)."""
+    headers = {"Authorization": f"Bearer {bearer_token(url, username, password)}"}
+    created = httpx.post(f"{url}/api/v1/api_key/", json={"name": key_name}, headers=headers, timeout=60)
+    created.raise_for_status()
+    return str(created.json()["api_key"])
+
+
 def api_key_of(server: EmbeddedLangflow) -> str:
-    """A superuser API key for a server the project started (tests and benchmarks hold it)."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        login = client.post("/api/v1/login", data={"username": server.username, "password": server.password})
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        created = client.post("/api/v1/api_key/", json={"name": "lfc-tests"}, headers=headers)
-        created.raise_for_status()
-        return str(created.json()["api_key"])
+    """A superuser API key for a server the project started."""
+    return api_key_for(server.url, server.username, server.password)
+
+
+def text_under(directory: Path) -> str:
+    """Every file under a report directory, as text: what the secret searches read."""
+    return "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())
 
 
 @dataclass(frozen=True)
@@ -45,9 +58,15 @@ class Credentials:
         return {"API key": self.api_key, "password": self.password}
 
     def options(self, fault: Fault | None) -> list[str]:
-        if fault is not None and fault.run_with == "api-key":
-            return ["--api-key", self.api_key]
-        return ["--username", self.username, "--password", self.password]
+        return self.as_("api-key" if fault is not None and fault.run_with == "api-key" else "login")
+
+    def as_(self, auth: str, token: str = "") -> list[str]:
+        """The suite's options to authenticate by `login`, `api-key` or `token` (that Bearer token)."""
+        return {
+            "login": ["--username", self.username, "--password", self.password],
+            "api-key": ["--api-key", self.api_key],
+            "token": ["--token", token],
+        }[auth]
 
 
 @dataclass
@@ -97,15 +116,13 @@ def run_suite_via(
     ):
         login = auth if auth is not None else credentials.options(fault)
         cmd = suite_command(tmp, "-q", "--server", proxy.url, *login, *args)
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings(dict(os.environ)), timeout=900
-        )
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=unset_settings(), timeout=900)
         reports = list(Path(tmp).glob("*/report.json"))
         output = done.stdout + done.stderr
         if not reports:
             raise AssertionError(f"the run wrote no report (exit {done.returncode}):\n{output[-3000:]}")
         report = json.loads(reports[0].read_text())
-        files_text = "".join(p.read_text(errors="replace") for p in Path(tmp).rglob("*") if p.is_file())
+        files_text = text_under(Path(tmp))
     requirements = report["requirements"]
     return Run(
         code=done.returncode,
