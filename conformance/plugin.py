@@ -18,6 +18,7 @@ import pytest
 
 from . import auth as auth_mod
 from . import drift
+from .activation import SUITE_DIR, names_the_suite
 from .checks import ContractViolation
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
@@ -47,10 +48,8 @@ from .resources import (
 from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
 
-SUITE_DIR = Path(__file__).parent / "suite"
 DETAILS = ("property", "reproduce", "drift")  # record_property keys (JSON) copied into report.json
 FAILURE_DETAILS = ("expected", "actual", "curl")  # strings a failure carries into report.json
-SUITE_MODULE = "conformance.suite"
 API_KEY_CREATE = "api-keys.create"
 API_KEY_DELETE = "api-keys.delete"
 
@@ -263,14 +262,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _suite_requested(config: pytest.Config) -> bool:
     """Does this pytest invocation collect the conformance suite? (Not when running tests/.)"""
-    for arg in config.args:
-        target = arg.split("::")[0]
-        if target == "conformance" or target.startswith(SUITE_MODULE):
-            return True
-        path = Path(config.invocation_params.dir, target).resolve()
-        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
-            return True
-    return False
+    return names_the_suite(config.args, bool(config.option.pyargs), config.invocation_params.dir)
 
 
 def pytest_configure(config: pytest.Config) -> None:

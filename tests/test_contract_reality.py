@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, Server, run_suite
+from .conftest import REPO, Server, record_figures, run_suite
 
 pytestmark = pytest.mark.real_langflow
 FINDINGS = REPO / "docs" / "findings.md"
@@ -71,7 +71,7 @@ def test_safe_reads_of_1_7(tmp_path: Path, langflow_173_default: Server) -> None
     check_reads(tmp_path, langflow_173_default, "1.7.3")
 
 
-def test_default_suite_on_1_13_within_a_minute(tmp_path: Path, langflow_113: Server) -> None:
+def test_default_suite_on_1_13(tmp_path: Path, langflow_113: Server) -> None:
     # As the release-gate recipe runs it: the committed baseline holds 1.13.0's written-up failures.
     baseline = str(REPO / "ci" / "baseline.yaml")
     report = check_run(tmp_path, langflow_113, "1.13.0", "--baseline", baseline, "--allow-stale")
@@ -82,7 +82,8 @@ def test_default_suite_on_1_13_within_a_minute(tmp_path: Path, langflow_113: Ser
     assert {"run.run.example", "run.advanced.example", "run.responses.example"} <= {
         r["id"] for r in report["requirements"] if r["outcome"] == "pass"
     }
-    assert report["wall_s"] <= 60, f"the default suite took {report['wall_s']:.0f} s against a running 1.13.0"
+    # Speed is reported (the benchmark figures at the end of the session), never asserted.
+    record_figures("default suite, fresh 1.13.0", report, report["wall_s"])
 
 
 def test_default_suite_on_1_7_with_auto_login_and_webhook_auth_off(

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 
 from .catalog import Catalog, Endpoint, build_endpoint
 from .editions import Edition, Editions
-from .schemas import SchemaStore
+from .schemas import REPORT_DIR, SchemaStore
+
+CONTRACT_PACKAGE = "conformance.schemas"  # schemas/ of the repository, mapped by pyproject.toml
 
 
 def contract_root() -> Path:
-    """schemas/ of the repository the package is installed from (pip install -e)."""
-    override = os.environ.get("LANGFLOW_CONFORMANCE_CONTRACT")  # the project's own tests use a copy
+    """The contract data: LANGFLOW_CONFORMANCE_CONTRACT (another copy of schemas/), else the package's own."""
+    override = os.environ.get("LANGFLOW_CONFORMANCE_CONTRACT")
     if override:
         return Path(override)
-    package = Path(__file__).resolve().parents[1]
-    candidate = package.parent / "schemas"
-    if (candidate / "editions.yaml").is_file():
-        return candidate
-    raise FileNotFoundError(
-        f"contract data (schemas/editions.yaml) not found beside {package}; install the repository "
-        "with pip install -e, or point LANGFLOW_CONFORMANCE_CONTRACT at a schemas/ directory"
-    )
+    root = Path(str(resources.files(CONTRACT_PACKAGE)))
+    if not (root / "editions.yaml").is_file():
+        raise FileNotFoundError(
+            f"contract data (editions.yaml) missing from {root}; reinstall langflow-conformance, or point "
+            "LANGFLOW_CONFORMANCE_CONTRACT at a schemas/ directory"
+        )
+    return root
 
 
 @dataclass
@@ -33,6 +36,16 @@ class Contract:
     editions: Editions
     catalog: Catalog
     schemas: SchemaStore
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of every contract file (path and bytes): two reports with the same digest were
+        judged by the same contract, wherever the tool was installed from."""
+        hashed = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix in (".json", ".yaml") and path.parent.name != REPORT_DIR:
+                hashed.update(path.relative_to(self.root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        return hashed.hexdigest()
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         """An entry as written, without edition overrides (its path and method never change)."""

@@ -123,3 +123,25 @@ def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints:
         "requirements": ordered,
         "endpoints": endpoint_coverage,
     }
+
+
+def figures(report: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:
+    """A run's speed as the benchmark reports it: times, requests, and ratios that stay comparable
+    between machines (client overhead: the run's time over the server's; requests per requirement)."""
+    ran = sum(r["outcome"] in ("pass", "fail", "error") for r in report["requirements"])
+    requests, server_s, duration = report["requests"], report["server_seconds"], report["duration_s"]
+    wall = duration if wall_s is None else wall_s
+    return {
+        "release": report["target"]["release"],
+        "wall_s": round(wall, 1),
+        "duration_s": duration,
+        "server_s": round(server_s, 1),
+        "requests": requests,
+        "requirements_run": ran,
+        "failed": sum(r["outcome"] in ("fail", "error") for r in report["requirements"]),
+        "client_overhead": round(duration / server_s, 3) if server_s else None,
+        "process_overhead": round(wall / server_s, 3) if server_s else None,
+        "requests_per_requirement": round(requests / ran, 2) if ran else None,
+        "mean_latency_ms": round(1000 * server_s / requests, 1) if requests else None,
+        "workers": report.get("workers", 0),
+    }
