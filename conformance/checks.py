@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from .calls import Exchange
-from .contract import Endpoint, ResponseSpec, SchemaStore
+from .contract import Endpoint, ResponseSpec, SchemaStore, SelectedContract
 from .streams import StreamResult, event_type
 
 
@@ -45,6 +45,22 @@ def _source(endpoint: Endpoint) -> str:
         return "no source"
     s = endpoint.sources[0]
     return f"{s.get('document')} § {s.get('section')}"
+
+
+def skip_if_feature_off(endpoint: Endpoint, response: httpx.Response, contract: SelectedContract) -> None:
+    """An answer that says the endpoint's optional feature is off (features.yaml `off_when`) skips the
+    requirement with the setting that turns it on: discovery's probe may not have told (a read-only
+    run, a feature without a probe)."""
+    if not endpoint.feature:
+        return
+    feature = contract.contract.features[endpoint.feature]
+    text = text_of(response)
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = None
+    if feature.says_off(response.status_code, body, text):
+        pytest.skip(feature.skip_reason)
 
 
 def status_is_documented(

@@ -12,6 +12,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -23,16 +24,20 @@ from .checks import ContractViolation
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
 from .contract.openapi import build_document
+from .contract.routes import Routes
 from .errors import EXIT_TARGET, ConformanceError, OptionError, TargetError
 from .gate import Baseline, evaluate, vacuous_reasons, write_baseline
 from .generation import Budget, DerivedSchema
 from .ledger import Ledger, new_run_id, run_prefix
 from .matrix import run_matrix
 from .options import OPTIONS, Settings, resolve
+from .profile import profile as deployment_profile
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
 from .report import write as write_report
 from .report.compare import compare, load_previous
+from .report.model import profile_rows
+from .report.model import warnings as report_warnings
 from .reproduce import curl_of
 from .requirements import KINDS, NOT_APPLICABLE, Context, Requirement, placeholders, requirements_for
 from .resources import (
@@ -96,9 +101,14 @@ class Run:
 
     def http(self) -> httpx.Client:
         if self.client is None:
-            assert self.target is not None and self.auth is not None
-            self.client = make_client(self.target.url, self.auth, self.settings.timeout, self.stats)
+            assert self.auth is not None
+            self.client = self.make_client(self.auth)
         return self.client
+
+    def make_client(self, auth: httpx.Auth) -> httpx.Client:
+        """A client of this run: its target, timeout, request counts and connection settings."""
+        assert self.target is not None
+        return make_client(self.target.url, auth, self.settings.timeout, self.stats, self.settings.connection)
 
     def generator(self) -> DerivedSchema:
         """schemathesis over the derived contract, loaded once per process."""
@@ -148,14 +158,12 @@ class Run:
                 main.client.request(**request_kwargs(activate, main.values(kind, user), main.content))
             assert self.target is not None and user.password is not None
             auth = auth_mod.LoginAuth(self.target.url, self.contract.endpoint(LOGIN).path, user.name, user.password)
-            login = make_client(self.target.url, auth, self.settings.timeout, self.stats)
+            login = self.make_client(auth)
             self.extra_clients.append(login)
             # /run and friends take only API keys: the throwaway user gets one (deleted before it).
             owner = f"user {user.name}"
             key = Resources(login, main.contract, main.kinds, main.ledger, owner=owner).create("api_key")
-            client = make_client(
-                self.target.url, auth_mod.ApiKeyAuth(str(key.field("api_key"))), self.settings.timeout, self.stats
-            )
+            client = self.make_client(auth_mod.ApiKeyAuth(str(key.field("api_key"))))
             self.extra_clients.append(client)
             self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=owner)
         return self.throwaway
@@ -175,6 +183,7 @@ class Run:
             return []
         self.closed = True
         failures: list[str] = []
+        self.stats.breaker = False  # cleanup waits for every delete, hanging endpoint or not
         if self.ledger is not None:
             made = [e for e in self.ledger.entries if e.kind != "derived"]
             if made:
@@ -390,6 +399,16 @@ def _discover(run: Run) -> None:
     if traded and settings.mode != "read-only" and not settings.sweep:
         _run_scoped_api_key(run)
     _select_edition(run)
+    assert run.selected is not None
+    _route_requests(run)
+    off = run.embedded.features_off if run.embedded is not None else None
+    run.target.profile = deployment_profile(run.http(), run.selected, run.target.config, run.target.auto_login, off)
+
+
+def _route_requests(run: Run) -> None:
+    """The timeout breaker learns which endpoint each request is for."""
+    assert run.selected is not None and run.target is not None
+    run.stats.route = Routes(run.selected.endpoints, urlsplit(run.target.url).path).match
 
 
 def _dump_contract(run: Run, release: str) -> None:
@@ -439,6 +458,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"{run.selected.edition.id} ({run.edition_source}), auth {run.target.auth}, "
             f"mode {run.settings.mode}"
         )
+        if run.settings.connection.insecure:
+            stderr_progress("WARNING: --insecure: the server's TLS certificate is not verified")
+        for feature, state in (run.target.profile.get("features") or {}).items():
+            if state.get("on") is False:
+                stderr_progress(f"feature {feature} is off here ({state['how']}); its requirements are skipped")
 
 
 def _sweep(run: Run) -> None:
@@ -474,6 +498,7 @@ def _from_controller(run: Run, data: dict[str, Any]) -> None:
     run.auth = auth_mod.from_wire(data["auth"])
     run.edition_source = data["edition_source"]
     run.selected = run.contract.select(run.target.release, data["edition"])
+    _route_requests(run)
     run.ledger = Ledger(prefix=run.prefix)
     run.login = tuple(data["login"]) if data.get("login") else None  # type: ignore[assignment]
     if run.login:
@@ -514,6 +539,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             run.resource_kinds(),
             login=run.login is not None,
             bearer="bearer" in run.cache,
+            profile=run.target.profile,
         )
         reqs = [r for r in requirements_for(kinds[0], ctx) if not cases or r.case in cases]
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
@@ -658,6 +684,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                     "requests": run.stats.requests,
                     "server_seconds": run.stats.server_seconds,
                     "ok_responses": run.stats.ok_responses,
+                    "waited_s": run.stats.waited_s,
+                    "stalled": run.stats.stalled,
                     "cleanup_failures": run.ledger.failures if run.ledger else [],
                 }
             )
@@ -670,7 +698,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             "edition": run.selected.edition.id,
             "edition_source": run.edition_source,
             "documents": list(run.selected.edition.documents),
+            "digest": run.contract.digest,
         },
+        "connection": run.settings.connection.describe(run.target.url),
         "mode": run.settings.mode,
         "started_at": run.started.isoformat(),
         "duration_s": round(time.monotonic() - run.started_monotonic, 2),
@@ -678,6 +708,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "server_seconds": round(run.stats.server_seconds + sum(w["server_seconds"] for w in workers), 3),
         "ok_responses": run.stats.ok_responses + sum(w["ok_responses"] for w in workers),
         "workers": len(workers),
+        "timeouts": _timeouts(run, workers),
         "exit_status": int(exitstatus),
         "cleanup_failures": [mask(f) for f in cleanup_failures],
         "property": {
@@ -690,6 +721,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run.report = build_report(header, list(run.results.values()), run.selected.endpoints)
     _gate(run, session)
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
+
+
+def _timeouts(run: Run, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """How long the run waited on requests that timed out, and the endpoints that hung."""
+    stalled = dict(run.stats.stalled)
+    for w in workers:
+        for endpoint, seconds in (w.get("stalled") or {}).items():
+            stalled[endpoint] = max(seconds, stalled.get(endpoint, 0.0))
+    waited = run.stats.waited_s + sum(w.get("waited_s", 0.0) for w in workers)
+    return {"waited_s": round(waited, 1), "stalled": {k: round(v, 1) for k, v in sorted(stalled.items())}}
 
 
 def _gate(run: Run, session: pytest.Session) -> None:
@@ -722,6 +763,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = run.report
     tr = terminalreporter
     tr.section("langflow conformance")
+    for warning in report_warnings(report):
+        tr.write_line(f"WARNING: {warning}", red=True, bold=True)
     tr.write_line(
         f"Langflow {report['target']['release']} at {report['target']['url']} · edition "
         f"{report['contract']['edition']} · mode {report['mode']} · {report['requests']} requests"
@@ -743,6 +786,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"SKIPPED {c['skipped']}   not applicable {c['not_applicable']}",
                 yellow=bool(c["skipped"]),
             )
+    hung = report.get("timeouts") or {}
+    if hung.get("stalled"):
+        tr.write_line(
+            f"  timeouts     waited {hung['waited_s']:.0f} s on requests that got no answer; endpoints that hung "
+            f"(their other requests failed at once): {', '.join(hung['stalled'])}",
+            red=True,
+        )
+    off = [f"{f} ({setting})" for f, state, setting, _ in profile_rows(report) if state == "OFF"]
+    if off:
+        tr.write_line(f"  features off on this deployment (their requirements skipped): {', '.join(off)}", yellow=True)
     if any(r["kind"] == "property" and r["outcome"] in ("pass", "fail") for r in report["requirements"]):
         p = report["property"]
         tr.write_line(f"  property     seed {p['seed']} (--seed), {p['examples']} generated requests per requirement")
@@ -820,7 +873,7 @@ def lf_client(lf_run: Run) -> httpx.Client:
 @pytest.fixture(scope="session")
 def lf_anonymous(lf_run: Run) -> Iterator[httpx.Client]:
     assert lf_run.target is not None
-    with make_client(lf_run.target.url, auth_mod.Anonymous(), lf_run.settings.timeout, lf_run.stats) as client:
+    with lf_run.make_client(auth_mod.Anonymous()) as client:
         yield client
 
 

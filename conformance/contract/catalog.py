@@ -73,6 +73,12 @@ class Endpoint:
     def operation(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def feature(self) -> str | None:
+        """The optional feature (schemas/features.yaml) this endpoint needs switched on, if any."""
+        value = self.raw.get("feature")
+        return str(value) if value else None
+
     def expected_status(self, release: str) -> int | None:
         """The status the documented example should get from this release."""
         version = Version(release)

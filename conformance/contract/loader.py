@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .catalog import Catalog, Endpoint, build_endpoint
 from .editions import Edition, Editions
+from .features import Features
 from .schemas import REPORT_DIR, SchemaStore
 
 CONTRACT_PACKAGE = "conformance.schemas"  # schemas/ of the repository, mapped by pyproject.toml
@@ -36,6 +37,7 @@ class Contract:
     editions: Editions
     catalog: Catalog
     schemas: SchemaStore
+    features: Features
 
     @cached_property
     def digest(self) -> str:
@@ -90,4 +92,5 @@ def load_contract(root: Path | None = None) -> Contract:
         editions=Editions.load(root / "editions.yaml"),
         catalog=Catalog.load(root / "catalog"),
         schemas=SchemaStore(root),
+        features=Features.load(root / "features.yaml"),
     )

@@ -145,3 +145,33 @@ def figures(report: dict[str, Any], wall_s: float | None = None) -> dict[str, An
         "mean_latency_ms": round(1000 * server_s / requests, 1) if requests else None,
         "workers": report.get("workers", 0),
     }
+
+
+def warnings(report: dict[str, Any]) -> list[str]:
+    """What every view shows above all else: settings that weaken what the verdict proves."""
+    out = []
+    if (report.get("connection") or {}).get("insecure"):
+        out.append(
+            "TLS verification was OFF (--insecure): the server's certificate was not checked; anyone between "
+            "this run and the server could have answered instead"
+        )
+    return out
+
+
+def identity(report: dict[str, Any]) -> str:
+    """Which tool and which contract judged: two reports with the same line used the same contract."""
+    tool, contract = report.get("tool") or {}, report.get("contract") or {}
+    digest = str(contract.get("digest", ""))[:12] or "?"
+    return f"{tool.get('name', 'langflow-conformance')} {tool.get('version', '?')}, contract {digest}"
+
+
+def profile_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The deployment profile as (feature, on/off/unknown, the setting that turns it on, how decided)."""
+    features = ((report.get("target") or {}).get("profile") or {}).get("features") or {}
+    rows = []
+    for feature_id, state in sorted(features.items()):
+        on = {True: "on", False: "OFF", None: "unknown"}[state.get("on")]
+        rows.append(
+            (f"{feature_id} ({state.get('summary', '')})", on, str(state.get("setting", "")), str(state["how"]))
+        )
+    return rows

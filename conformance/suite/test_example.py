@@ -21,9 +21,7 @@ def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedCon
     request = example_request(endpoint, resources=resources, fresh=fresh)
     exchange = send(resources.client, endpoint, **request)
     resources.register_created(endpoint, exchange.response)
-    disabled = endpoint.raw.get("disabled")
-    if disabled and exchange.response.status_code == disabled["status"]:
-        pytest.skip(f"feature disabled on this deployment: {disabled['reason']}")
+    checks.skip_if_feature_off(endpoint, exchange.response, lf_contract)
     release = lf_contract.release
     checks.response_matches(endpoint, exchange, release, lf_contract.schemas, endpoint.expected_status(release))
     if exchange.stream is None:

@@ -26,7 +26,13 @@ WRONG = {
 
 def _context(lf_run: Run, lf_contract: SelectedContract) -> Context:
     assert lf_run.target is not None
-    return Context(lf_contract, lf_run.settings.mode, lf_run.target.superuser, lf_run.resource_kinds())
+    return Context(
+        lf_contract,
+        lf_run.settings.mode,
+        lf_run.target.superuser,
+        lf_run.resource_kinds(),
+        profile=lf_run.target.profile,
+    )
 
 
 @pytest.mark.negative
@@ -62,4 +68,5 @@ def test_negative(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
         statuses = None
     exchange = send(resources.client, endpoint, **request)
     resources.register_created(endpoint, exchange.response)  # should it wrongly succeed, nothing is left
+    checks.skip_if_feature_off(endpoint, exchange.response, lf_contract)
     checks.is_error_answer(endpoint, exchange.response, release, lf_contract.schemas, statuses, why)

@@ -63,6 +63,7 @@ def test_property(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
         if not apply_pins(case, endpoint, pins_for(endpoint, resources, fresh) if per_request else pins, lf_contract):
             return False
         response = send_case(resources.client, case, resources.new_name("upload"))
+        checks.skip_if_feature_off(endpoint, response, lf_contract)
         findings.sent += 1
         resources.register_created(endpoint, response)  # should it create something, the ledger has it
         validate(case, response, enabled, findings, str(resources.client.base_url))
