@@ -497,7 +497,8 @@ def _from_controller(run: Run, data: dict[str, Any]) -> None:
     run.target = TargetInfo.from_dict(data["target"])
     run.auth = auth_mod.from_wire(data["auth"])
     run.edition_source = data["edition_source"]
-    run.selected = run.contract.select(run.target.release, data["edition"])
+    forced = data["edition"] if data["edition_source"] == "option" else None
+    run.selected = run.contract.select(run.target.release, forced)
     _route_requests(run)
     run.ledger = Ledger(prefix=run.prefix)
     run.login = tuple(data["login"]) if data.get("login") else None  # type: ignore[assignment]
@@ -697,7 +698,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "contract": {
             "edition": run.selected.edition.id,
             "edition_source": run.edition_source,
-            "documents": list(run.selected.edition.documents),
+            "documents": _documents(run.selected),
+            "editions_used": run.selected.editions_used(),
             "digest": run.contract.digest,
         },
         "connection": run.settings.connection.describe(run.target.url),
@@ -721,6 +723,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run.report = build_report(header, list(run.results.values()), run.selected.endpoints)
     _gate(run, session)
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
+
+
+def _documents(selected: SelectedContract) -> list[str]:
+    """The documents of every edition that judged some endpoint of this run."""
+    documents: list[str] = []
+    for edition_id in selected.editions_used():
+        edition = selected.contract.editions.get(edition_id)
+        documents += [d for d in (edition.documents if edition else ()) if d not in documents]
+    return documents
 
 
 def _timeouts(run: Run, workers: list[dict[str, Any]]) -> dict[str, Any]:

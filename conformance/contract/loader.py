@@ -57,18 +57,37 @@ class Contract:
         raise KeyError(f"no catalog entry {endpoint_id!r}")
 
     def select(self, release: str, edition_id: str | None = None) -> SelectedContract:
-        edition = self.editions.get(edition_id) if edition_id else self.editions.for_release(release)
-        if edition is None:
-            raise KeyError(edition_id)
-        return SelectedContract(self, release, edition, self.catalog.resolve(edition.id))
+        """The contract a release is held to: each documented endpoint it serves under the newest
+        edition that describes it as of that release; or, with `edition_id`, one edition for all."""
+        if edition_id:
+            edition = self.editions.get(edition_id)
+            if edition is None:
+                raise KeyError(edition_id)
+            return SelectedContract(self, release, edition, self.catalog.resolve(edition.id), per_endpoint=False)
+        ordered = [(e.id, e.start) for e in self.editions.all]
+        endpoints = self.catalog.resolve_per_endpoint(release, ordered)
+        return SelectedContract(self, release, self.editions.for_release(release), endpoints, per_endpoint=True)
 
 
 @dataclass
 class SelectedContract:
     contract: Contract
     release: str
-    edition: Edition
+    edition: Edition  # the release's own edition (per endpoint: the newest that applies to it)
     endpoints: list[Endpoint]
+    per_endpoint: bool = True  # each endpoint under its own edition; False: one edition for all
+
+    def edition_of(self, endpoint: Endpoint) -> Edition:
+        found = self.contract.editions.get(endpoint.edition) if endpoint.edition else None
+        return found or self.edition
+
+    def editions_used(self) -> dict[str, int]:
+        """Endpoints per edition that judges them (report.json)."""
+        counts: dict[str, int] = {}
+        for e in self.endpoints:
+            key = e.edition or self.edition.id
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def schemas(self) -> SchemaStore:
@@ -81,7 +100,7 @@ class SelectedContract:
         raise KeyError(f"no catalog entry {endpoint_id!r}")
 
     def not_applicable_reason(self, endpoint: Endpoint) -> str | None:
-        return endpoint.not_applicable_reason(self.release, self.edition.id)
+        return endpoint.not_applicable_reason(self.release, None if self.per_endpoint else self.edition.id)
 
 
 @cache

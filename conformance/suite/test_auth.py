@@ -9,7 +9,7 @@ import pytest
 from conformance import checks
 from conformance.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
 from conformance.calls import example_request, send
-from conformance.contract import SelectedContract
+from conformance.contract import Endpoint, SelectedContract
 from conformance.plugin import Run
 from conformance.requirements import NOT_APPLICABLE, Requirement
 from conformance.target import LOGIN, WHOAMI, TargetInfo
@@ -18,11 +18,12 @@ UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 WRONG_KEY = "sk-lfc-wrong-key-00000000"
 
 
-def _not_enforced_skip(lf_target: TargetInfo, lf_contract: SelectedContract) -> None:
-    if lf_contract.edition.auth_required == "deployment" and not lf_target.anonymous_refused:
+def _not_enforced_skip(lf_target: TargetInfo, lf_contract: SelectedContract, endpoint: Endpoint) -> None:
+    edition = lf_contract.edition_of(endpoint)
+    if edition.auth_rule(lf_contract.release) == "deployment" and not lf_target.anonymous_refused:
         pytest.skip(
-            f"not applicable: contract edition {lf_contract.edition.id} leaves authentication to the "
-            f"deployment, and this one accepts anonymous requests"
+            f"not applicable: contract edition {edition.id} leaves authentication to the deployment for "
+            f"Langflow {lf_contract.release}, and this one accepts anonymous requests"
         )
 
 
@@ -35,7 +36,7 @@ def test_auth_required(
     lf_contract: SelectedContract,
 ) -> None:
     endpoint = requirement.endpoint
-    _not_enforced_skip(lf_target, lf_contract)
+    _not_enforced_skip(lf_target, lf_contract, endpoint)
     if endpoint.raw.get("auth_exempt_with_auto_login") and lf_target.auto_login:
         pytest.skip(
             "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN "
