@@ -230,6 +230,7 @@ class EmbeddedLangflow:
     password: str
     process: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None  # None: a sqlite file in workdir
 
     @property
     def url(self) -> str:
@@ -247,7 +248,7 @@ class EmbeddedLangflow:
             **os.environ,
             **self.settings,
             "LANGFLOW_CONFIG_DIR": str(self.workdir / "config"),
-            "LANGFLOW_DATABASE_URL": f"sqlite:///{self.workdir / 'langflow.db'}",
+            "LANGFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.workdir / 'langflow.db'}",
             "LANGFLOW_SUPERUSER": self.username,
             "LANGFLOW_SUPERUSER_PASSWORD": self.password,
         }
@@ -332,11 +333,15 @@ class EmbeddedLangflow:
 
 
 def provision(
-    version: str, progress: Progress = stderr_progress, settings: dict[str, str] | None = None
+    version: str,
+    progress: Progress = stderr_progress,
+    settings: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> EmbeddedLangflow:
     """Install (or reuse) the release and start it with a temporary database and fresh superuser.
 
-    `settings` replaces EMBEDDED_SETTINGS (the project's tests start servers with other defaults)."""
+    `settings` replaces EMBEDDED_SETTINGS (the project's tests start servers with other defaults);
+    `database_url` replaces the temporary sqlite file (the tests' PostgreSQL deployment)."""
     venv = ensure_installed(version, progress)
     password = secrets.token_urlsafe(18)
     SECRETS.add(password)
@@ -348,6 +353,7 @@ def provision(
         username="lfc-admin",
         password=password,
         settings=dict(EMBEDDED_SETTINGS if settings is None else settings),
+        database_url=database_url,
     )
     try:
         server.start(progress)
