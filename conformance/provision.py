@@ -253,6 +253,7 @@ class EmbeddedLangflow:
     process: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] = field(default_factory=dict)
     features_off: dict[str, str] = field(default_factory=dict)  # feature -> why the server runs without it
+    database_url: str | None = None  # None: a sqlite file in workdir
 
     @property
     def url(self) -> str:
@@ -276,7 +277,7 @@ class EmbeddedLangflow:
             **os.environ,
             **self.settings,
             "LANGFLOW_CONFIG_DIR": str(self.workdir / "config"),
-            "LANGFLOW_DATABASE_URL": f"sqlite:///{self.workdir / 'langflow.db'}",
+            "LANGFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.workdir / 'langflow.db'}",
             "LANGFLOW_SUPERUSER": self.username,
             "LANGFLOW_SUPERUSER_PASSWORD": self.password,
         }
@@ -384,22 +385,23 @@ def provision(
     progress: Progress = stderr_progress,
     settings: dict[str, str] | None = None,
     features: dict[str, dict[str, str]] | None = None,
+    database_url: str | None = None,
 ) -> EmbeddedLangflow:
     """Install (or reuse) the release and start it with a temporary database and fresh superuser.
 
     By default it starts with BASE_SETTINGS and every optional feature switched on; a feature whose
     settings stop this release from starting is left off (said in one line, remembered per release,
     recorded in `features_off`). `settings` replaces all that (the project's tests start servers
-    with other defaults)."""
+    with other defaults); `database_url` replaces the temporary sqlite file (the tests' PostgreSQL)."""
     venv = ensure_installed(version, progress)
     servers.reap_orphans(cache_dir(), progress)
     if settings is not None:
-        return _start(version, venv, dict(settings), {}, progress)
+        return _start(version, venv, dict(settings), {}, progress, database_url)
     wanted = feature_settings() if features is None else features
     known = _known_breakers(version)
     off = {f: reason for f, reason in known.items() if f in wanted}
     try:
-        return _start(version, venv, _settings(wanted, off), off, progress)
+        return _start(version, venv, _settings(wanted, off), off, progress, database_url)
     except StartFailed as failed:
         if not failed.exited or len(off) == len(wanted):
             raise
@@ -408,7 +410,7 @@ def provision(
     for feature in [f for f in wanted if f not in off]:
         progress(f"Langflow {version} did not start ({first.cause}); trying again without {feature}")
         try:
-            server = _start(version, venv, _settings(wanted, {**off, feature: ""}), {}, progress)
+            server = _start(version, venv, _settings(wanted, {**off, feature: ""}), {}, progress, database_url)
         except StartFailed:
             continue
         reason = f"the embedded Langflow {version} does not start with it ({first.cause})"
@@ -445,7 +447,12 @@ def _remember_breaker(version: str, feature: str, reason: str) -> None:
 
 
 def _start(
-    version: str, venv: Path, settings: dict[str, str], off: dict[str, str], progress: Progress
+    version: str,
+    venv: Path,
+    settings: dict[str, str],
+    off: dict[str, str],
+    progress: Progress,
+    database_url: str | None = None,
 ) -> EmbeddedLangflow:
     password = secrets.token_urlsafe(18)
     SECRETS.add(password)
@@ -458,6 +465,7 @@ def _start(
         password=password,
         settings=settings,
         features_off=dict(off),
+        database_url=database_url,
     )
     try:
         server.start(progress)

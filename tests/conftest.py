@@ -17,6 +17,9 @@ from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision
 from conformance.report import VIEWS
 from conformance.report.model import figures
 
+from .deployments import stack
+from .deployments.gateway import Gateway
+from .deployments.stack import ProductionLike
 from .faults.mutation import FAULTS_SETTINGS, api_key_of, text_under
 from .snapshot import wait_for_mcp_setup
 
@@ -124,6 +127,22 @@ def langflow_173_webhook_auth() -> Iterator[Server]:
         yield Server(server, api_key_of(server))
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def production_like() -> Iterator[ProductionLike]:
+    """Langflow 1.13.0 on PostgreSQL with Langflow's default settings, behind nginx terminating TLS
+    with a private CA under a path prefix (tests/deployments/)."""
+    with stack.production_like() as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def bearer_gateway(production_like: ProductionLike) -> Iterator[Gateway]:
+    """A Bearer-token gateway (`gateway.url`, `gateway.token`) in front of production_like's Langflow:
+    one Langflow serves both, so the deployment tests never run two at once."""
+    with Gateway(production_like.direct_url, production_like.api_key) as gateway:
+        yield gateway
 
 
 @dataclass
