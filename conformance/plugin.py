@@ -28,6 +28,7 @@ from .contract.routes import Routes
 from .errors import EXIT_TARGET, ConformanceError, OptionError, TargetError
 from .gate import Baseline, evaluate, vacuous_reasons, write_baseline
 from .generation import Budget, DerivedSchema
+from .known import KNOWN, known_for
 from .ledger import Ledger, new_run_id, run_prefix
 from .matrix import run_matrix
 from .options import OPTIONS, Settings, resolve
@@ -293,7 +294,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _CONTROLLER_RUN["run"] = run
     try:
-        if settings.baseline is not None:
+        if settings.baseline is not None and str(settings.baseline) != KNOWN:  # `known`: read once the release is
             run.baseline = Baseline.load(settings.baseline)
         if settings.compare is not None:
             run.previous = load_previous(settings.compare)
@@ -744,11 +745,23 @@ def _timeouts(run: Run, workers: list[dict[str, Any]]) -> dict[str, Any]:
     return {"waited_s": round(waited, 1), "stalled": {k: round(v, 1) for k, v in sorted(stalled.items())}}
 
 
+def mark_known_deviations(report: dict[str, Any]) -> None:
+    """Every view says which failures are deviations docs/findings.md writes up for this release."""
+    known = known_for(report["target"]["release"])
+    for r in report["requirements"]:
+        if r["outcome"] in ("fail", "error") and r["id"] in known:
+            k = known[r["id"]]
+            r["known_deviation"] = {"finding": k.finding, "label": k.label}
+
+
 def _gate(run: Run, session: pytest.Session) -> None:
     """Comparison, baseline and gate sections; the gate's verdict becomes the exit code unless pytest
     itself ended the run otherwise (interrupted, usage error, nothing collected)."""
     report, settings = run.report, run.settings
     assert report is not None and run.selected is not None
+    mark_known_deviations(report)
+    if str(settings.baseline) == KNOWN:
+        run.baseline = Baseline.known(run.selected.release)
     if run.previous is not None and settings.compare is not None:
         report["comparison"] = compare(report, run.previous, settings.compare)
     baseline = run.baseline

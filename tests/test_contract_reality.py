@@ -3,26 +3,25 @@ validates, or is a real deviation written up in docs/findings.md (with the requi
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
+from conformance.known import all_known
+
 from .conftest import REPO, Server, record_figures, run_suite
 
 pytestmark = pytest.mark.real_langflow
-FINDINGS = REPO / "docs" / "findings.md"
-# "**Requirement**: `base.config.auth-required` on 1.13.0, 1.7.3"
-_LINE = re.compile(r"^\*\*Requirement\*\*: `([^`]+)` on ([0-9., ]+?)( \(intermittent\))?$", re.M)
 
 
-def written_up(intermittent: bool | None = None) -> dict[str, set[str]]:
-    """Requirement id -> releases; `intermittent` True/False selects only those lines."""
+def written_up(may_pass: bool | None = None) -> dict[str, set[str]]:
+    """Requirement id -> releases docs/findings.md names for it; `may_pass` True/False selects only the
+    lines that may (intermittent, one database) or must show on every run."""
     found: dict[str, set[str]] = {}
-    for requirement, releases, flaky in _LINE.findall(FINDINGS.read_text()):
-        if intermittent is not None and bool(flaky) != intermittent:
+    for k in all_known():
+        if may_pass is not None and bool(k.may_pass) != may_pass:
             continue
-        found.setdefault(requirement, set()).update(r.strip() for r in releases.split(",") if r.strip())
+        found.setdefault(k.id, set()).add(k.release)
     return found
 
 
@@ -48,7 +47,7 @@ def check_run(tmp_path: Path, server: Server, release: str, *extra: str) -> dict
     assert unexplained == [], "failures that docs/findings.md does not write up"
     stale = [
         rid
-        for rid, releases in written_up(intermittent=False).items()
+        for rid, releases in written_up(may_pass=False).items()
         if release in releases and any(r["id"] == rid and r["outcome"] == "pass" for r in ran)
     ]
     assert stale == [], "findings that no longer happen"

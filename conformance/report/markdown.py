@@ -28,7 +28,8 @@ def _group_table(version: str, groups: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _failure(r: dict[str, Any]) -> list[str]:
-    marks = "".join(f" `{m}`" for m in (r.get("change"), "baselined" if r.get("baselined") else None) if m)
+    known = f"known deviation {r['known_deviation']['finding']}" if r.get("known_deviation") else None
+    marks = "".join(f" `{m}`" for m in (r.get("change"), known, "baselined" if r.get("baselined") else None) if m)
     message = (r.get("message") or "").splitlines()[0] if r.get("message") else ""
     lines = [f"- **{r['id']}** ({r['level']}, {r['outcome']}){marks}: {message}"]
     lines += [f"  - {key}: {value}" for key, value in failure_details(r)]

@@ -13,8 +13,10 @@ REPORT_SCHEMA_VERSION = 1
 
 
 def failure_details(r: dict[str, Any]) -> list[tuple[str, str]]:
-    """What every view shows of a failure besides its message: expected, actual, the contract line."""
-    return [(key, str(r[key])) for key in ("expected", "actual", "source") if r.get(key)]
+    """What every view shows of a failure besides its message: a known deviation it is, expected,
+    actual, the contract line."""
+    known = [("known", r["known_deviation"]["label"])] if r.get("known_deviation") else []
+    return known + [(key, str(r[key])) for key in ("expected", "actual", "source") if r.get(key)]
 
 
 def reproductions(r: dict[str, Any]) -> list[str]:
