@@ -37,7 +37,6 @@ from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_l
 from .report import build as build_report
 from .report import write as write_report
 from .report.compare import compare, load_previous
-from .report.model import profile_rows
 from .report.model import warnings as report_warnings
 from .reproduce import curl_of
 from .requirements import KINDS, NOT_APPLICABLE, Context, Requirement, placeholders, requirements_for
@@ -817,7 +816,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"(their other requests failed at once): {', '.join(hung['stalled'])}",
             red=True,
         )
-    off = [f"{f} ({setting})" for f, state, setting, _ in profile_rows(report) if state == "OFF"]
+    features = (report["target"].get("profile") or {}).get("features") or {}
+    off = [f"{f} ({s['setting']})" for f, s in features.items() if s.get("on") is False]
     if off:
         tr.write_line(f"  features off on this deployment (their requirements skipped): {', '.join(off)}", yellow=True)
     if any(r["kind"] == "property" and r["outcome"] in ("pass", "fail") for r in report["requirements"]):

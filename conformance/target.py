@@ -3,6 +3,7 @@ it authenticate, which settings change its behaviour."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -77,8 +78,11 @@ def _unreachable(url: str, exc: Exception) -> TargetError:
 
 
 def _short(response: httpx.Response) -> str:
-    text = response.text.replace("\n", " ")[:120]
-    return f"{response.status_code} {text}".strip()
+    """Status and the start of the body on one line; an HTML page by its title (a proxy's error page)."""
+    text = response.text
+    title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+    text = title.group(1) if title else text
+    return f"{response.status_code} {' '.join(text.split())[:120]}".strip()
 
 
 def _json(response: httpx.Response) -> Any:
@@ -101,6 +105,12 @@ def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[
         raise _unreachable(url, exc) from None
     body = _json(version)
     version_schema = contract.endpoint(VERSION).responses[200].schema
+    if version.status_code in (400, 495, 496) and "certificate" in version.text.lower():
+        # nginx answers a TLS client without the certificate it requires after the handshake, in HTTP
+        raise TargetError(
+            f"TLS: {url} wants a client certificate ({_short(version)}); give one with --client-cert FILE "
+            "(and --client-key FILE)"
+        )
     if _access_proxy_refusal(version):
         raise GatewayRefusal(
             f"{url}: something in front of Langflow refused GET {_path(contract, VERSION)} ({_short(version)}), "

@@ -9,7 +9,7 @@ import pytest
 
 from conformance.known import all_known
 
-from .conftest import REPO, Server, record_figures, run_suite
+from .conftest import REPO, Result, Server, record_figures, run_suite
 
 pytestmark = pytest.mark.real_langflow
 
@@ -30,7 +30,11 @@ def check_run(tmp_path: Path, server: Server, release: str, *extra: str) -> dict
     args = ["--server", server.url, *extra]
     if server.api_key:
         args += ["--api-key", server.api_key]
-    result = run_suite(tmp_path, *args)
+    return check_result(run_suite(tmp_path, *args), release)
+
+
+def check_result(result: Result, release: str) -> dict:
+    """A finished run's report, after the checks every reality test makes."""
     assert result.code in (0, 1), result.output[-3000:]
     report = result.report()
     assert report["target"]["release"] == release

@@ -178,3 +178,54 @@ class Nginx:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
+
+
+FORWARD_CONFIG = """\
+{user}
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log info;
+events {{ worker_connections 512; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 100m;
+        location / {{
+            proxy_pass http://$http_host$request_uri;
+            proxy_http_version 1.1;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_read_timeout 3600s;
+        }}
+    }}
+}}
+"""
+
+
+class ForwardProxy(Nginx):
+    """A plain-HTTP forward proxy (what HTTP_PROXY names) that logs every request it carries: proof that
+    a run went through it, or did not (NO_PROXY)."""
+
+    def __init__(self) -> None:
+        super().__init__("http://127.0.0.1", None, "/proxy")  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def config(self) -> str:
+        assert self.directory is not None
+        user = "user nobody nogroup;" if os.geteuid() == 0 else ""
+        return FORWARD_CONFIG.format(user=user, dir=self.directory, port=self.port)
+
+    def carried(self) -> list[str]:
+        """The request lines the proxy has logged so far."""
+        assert self.directory is not None
+        log = self.directory / "access.log"
+        return [line for line in (log.read_text().splitlines() if log.exists() else []) if '"' in line]
