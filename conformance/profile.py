@@ -5,6 +5,7 @@ endpoint whose feature is off is skipped with the setting that turns it on, neve
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,28 +23,62 @@ def _body(response: httpx.Response) -> Any:
         return None
 
 
-def _probe(client: httpx.Client, contract: SelectedContract, feature: Feature) -> tuple[bool | None, str]:
-    assert feature.probe is not None
-    endpoint = contract.contract.endpoint(str(feature.probe["endpoint"]))
-    path, query = endpoint.path, {}
-    for name, value in (feature.probe.get("params") or {}).items():
-        if "{" + name + "}" in path:
-            path = path.replace("{" + name + "}", str(value))
-        else:
-            query[name] = value
-    try:
-        response = client.request(endpoint.method, path, params=query)
-    except httpx.TransportError as exc:
-        return None, f"{endpoint.method} {path} got no answer ({type(exc).__name__})"
-    text = response.text[:300]
-    off = feature.says_off(response.status_code, _body(response), text)
-    # Only an answer that says "off" is quoted: an answer of the feature itself may hold user data (log lines).
-    said = f"{endpoint.method} {endpoint.path} answered {response.status_code}" + (f" {text[:100]!r}" if off else "")
-    return not off, said
+@dataclass(frozen=True)
+class Prober:
+    """What discovery may send to tell a feature: the run's client, one without credentials (a probe
+    of what anonymous callers get), whether it may POST (not in read-only mode), the login (a probe
+    body may name the superuser)."""
+
+    client: httpx.Client
+    anonymous: httpx.Client
+    may_post: bool
+    login: tuple[str, str] | None = None
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("@superuser."):
+            if self.login is None:
+                raise LookupError("--username/--password")
+            return self.login[0] if value.endswith(".username") else self.login[1]
+        if isinstance(value, dict):
+            return {k: self._resolve(v) for k, v in value.items()}
+        return value
+
+    def probe(self, contract: SelectedContract, feature: Feature) -> tuple[bool | None, str]:
+        probe = feature.probe or {}
+        endpoint = contract.contract.endpoint(str(probe["endpoint"]))
+        if endpoint.method not in ("GET", "HEAD") and not self.may_post:
+            return None, f"not probed: mode read-only sends no {endpoint.method}"
+        path, query = endpoint.path, {}
+        for name, value in (probe.get("params") or {}).items():
+            if "{" + name + "}" in path:
+                path = path.replace("{" + name + "}", str(value))
+            else:
+                query[name] = value
+        kwargs: dict[str, Any] = {"params": query}
+        try:
+            if "body" in probe:
+                kwargs["json"] = self._resolve(probe["body"])
+        except LookupError as missing:
+            return None, f"not probed: the probe needs {missing}"
+        client = self.anonymous if probe.get("anonymous") else self.client
+        try:
+            response = client.request(endpoint.method, path, **kwargs)
+        except httpx.TransportError as exc:
+            return None, f"{endpoint.method} {path} got no answer ({type(exc).__name__})"
+        text = response.text[:300]
+        off_when = tuple(probe.get("off_when") or feature.off_when)
+        off = Feature(feature.id, "", "", False, off_when=off_when).says_off(
+            response.status_code, _body(response), text
+        )
+        # Only an answer that says "off" is quoted: an answer of the feature itself may hold user data (log lines).
+        said = f"{endpoint.method} {endpoint.path} answered {response.status_code}" + (
+            f" {text[:100]!r}" if off else ""
+        )
+        return not off, said
 
 
 def feature_states(
-    client: httpx.Client,
+    prober: Prober,
     contract: SelectedContract,
     config: dict[str, Any] | None,
     off_by_embedding: dict[str, str] | None = None,
@@ -61,7 +96,7 @@ def feature_states(
             on = config[flag] == feature.config.get("on", True)  # type: ignore[union-attr]
             how = f"GET /api/v1/config says {flag}={config[flag]!r}"
         elif feature.probe is not None:
-            on, how = _probe(client, contract, feature)
+            on, how = prober.probe(contract, feature)
         if (off_by_embedding or {}).get(feature_id):
             on, how = False, off_by_embedding[feature_id]  # type: ignore[index]
         states[feature_id] = {"on": on, "how": how, "summary": feature.summary, "setting": feature.setting}
@@ -69,7 +104,7 @@ def feature_states(
 
 
 def profile(
-    client: httpx.Client,
+    prober: Prober,
     contract: SelectedContract,
     config: dict[str, Any] | None,
     auto_login: bool,
@@ -79,7 +114,7 @@ def profile(
     for name in SWITCHES:
         if isinstance(config, dict) and name in config:
             switches[name] = config[name]
-    return {"features": feature_states(client, contract, config, off_by_embedding), "switches": switches}
+    return {"features": feature_states(prober, contract, config, off_by_embedding), "switches": switches}
 
 
 def off_reason(profile_data: dict[str, Any] | None, contract: SelectedContract, feature_id: str | None) -> str | None:

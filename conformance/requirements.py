@@ -32,8 +32,9 @@ MUST, SHOULD = "MUST", "SHOULD"
 MODE_ALLOWS = {
     "read-only": {"read"},
     "isolated": {"read", "creates-own"},
-    "full": {"read", "creates-own", "user-destructive"},
+    "full": {"read", "creates-own", "user-destructive", "install-wide"},
 }
+FULL_ONLY = ("user-destructive", "install-wide")
 NOT_APPLICABLE = "not applicable: "  # skip reasons with this prefix are reported as not applicable
 
 
@@ -100,7 +101,7 @@ class Context:
     def mode_skip(self, safety: str) -> str | None:
         if safety in MODE_ALLOWS[self.mode]:
             return None
-        where = "full mode" if safety == "user-destructive" else "isolated or full mode"
+        where = "full mode" if safety in FULL_ONLY else "isolated or full mode"
         return f"mode {self.mode}: {safety} requests run only in {where}"
 
     def creation_skip(self, endpoint: Endpoint) -> str | None:
@@ -134,6 +135,8 @@ def _common_skip(
     skip = ctx.mode_skip(safety)
     if skip is None and safety == "user-destructive":
         skip = ctx.throwaway_skip()
+    if skip is None and safety == "install-wide" and ctx.superuser is False:
+        skip = "superuser credentials not given: install-wide writes (restored at the end) need a superuser"
     return skip
 
 

@@ -111,6 +111,8 @@ def run_stateful(
         linked_document(kind, steps, contract),
         config=schemathesis_config(list(endpoints.values()), findings.seed, stateful=True),
     )
+    for step in steps.values():
+        resources.guard(step.endpoint)
     # Names and catalog pins only: ids come from the links, never from the run's shared resources.
     pins = {eid: pins_for(e, resources, fresh=True, resources_in_path=False) for eid, e in endpoints.items()}
 

@@ -13,7 +13,7 @@ from packaging.version import Version
 from ..urls import api_version_of
 
 AUTH_VALUES = ("none", "api-key", "superuser")
-SAFETY_VALUES = ("read", "creates-own", "user-destructive", "needs-external-service")
+SAFETY_VALUES = ("read", "creates-own", "user-destructive", "install-wide", "needs-external-service")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ResponseSpec:
     tolerated: tuple[Variant, ...] = ()
     since: str | None = None  # from this release on, this status replaces the example's (e.g. a 307 redirect)
     location: str | None = None  # the Location header a redirect carries
+    headers: tuple[tuple[str, str], ...] = ()  # documented response headers and their values (Retry-After: 60)
 
     def accepts_content_type(self, header: str) -> bool:
         actual = header.split(";")[0].strip().lower()
@@ -132,6 +133,7 @@ def _response(status: Any, raw: dict[str, Any] | None) -> ResponseSpec:
         tolerated=tuple(_variant(v) for v in raw.get("tolerated", ()) or ()),
         since=str(raw["since"]) if raw.get("since") else None,
         location=raw.get("location"),
+        headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
     )
 
 

@@ -28,15 +28,20 @@ class Feature:
 
     def says_off(self, status: int, body: Any, text: str) -> bool:
         """Does this answer say the feature is off (an `off_when` entry matches)?"""
-        for when in self.off_when:
-            if int(when["status"]) != status:
-                continue
-            if "body" in when and body != when["body"]:
-                continue
-            if "body_contains" in when and str(when["body_contains"]) not in text:
-                continue
-            return True
-        return False
+        return answer_matches(self.off_when, status, body, text)
+
+
+def answer_matches(answers: tuple[dict[str, Any], ...], status: int, body: Any, text: str) -> bool:
+    """Does an answer match one of these: {status}, {status, body} (exact JSON) or {status, body_contains}?"""
+    for when in answers:
+        if int(when["status"]) != status:
+            continue
+        if "body" in when and body != when["body"]:
+            continue
+        if "body_contains" in when and str(when["body_contains"]) not in text:
+            continue
+        return True
+    return False
 
 
 OFF_PREFIX = "feature off on this deployment: "  # skip reasons; the vacuous-run guard does not count them

@@ -113,6 +113,7 @@ def test_credentials_accepted(
         if refused:
             pytest.skip(NOT_APPLICABLE + refused)
         auth = ApiKeyAuth(_api_key(lf_run), "query" if case == "key-in-query" else "header")
+    lf_run.resources().guard(endpoint)
     request = example_request(endpoint, resources=lf_run.resources())
     with lf_run.make_client(auth) as client:
         exchange = send(client, endpoint, **request)

@@ -39,6 +39,7 @@ def _context(lf_run: Run, lf_contract: SelectedContract) -> Context:
 def test_negative(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
     endpoint = requirement.endpoint
     resources = lf_run.resources_for(endpoint)
+    resources.guard(endpoint)  # should the server wrongly take an invalid write, it is undone
     release = lf_contract.release
     if requirement.case == "unknown-id":
         request = example_request(endpoint, filler=UNKNOWN_ID)
