@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from .contract import Endpoint
-from .resources import Resources, multipart
+from .resources import Record, Resources, multipart
 from .streams import IDLE_S, StreamResult, is_stream, read_events
 
 
@@ -60,7 +60,11 @@ def query_names(endpoint: Endpoint, fields: list[str]) -> list[str]:
 
 
 def example_request(
-    endpoint: Endpoint, filler: str | None = None, resources: Resources | None = None, fresh: bool = False
+    endpoint: Endpoint,
+    filler: str | None = None,
+    resources: Resources | None = None,
+    fresh: bool = False,
+    given: dict[str, Record] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for httpx.Client.request from the entry's documented example.
 
@@ -77,7 +81,7 @@ def example_request(
                 params[p["name"]] = filler
         example["params"] = params
     elif resources is not None:
-        example = substitute(example, resources.placeholders(fresh))
+        example = substitute(example, resources.placeholders(fresh, given))
         naming = resources.kinds.naming(endpoint.id)
         if naming is not None:
             kind, fields = naming

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 
@@ -32,6 +33,7 @@ class Entry:
     kind: str
     ident: str
     delete: Callable[[], object]
+    final: bool = False  # deleted by finish(), after everything else (the run's own API key)
 
 
 @dataclass
@@ -39,9 +41,11 @@ class Ledger:
     prefix: str  # every name the run gives a resource starts with this, so --sweep can find leftovers
     entries: list[Entry] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    finals: list[Entry] = field(default_factory=list)
+    names: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # one count for every user's names
 
-    def add(self, kind: str, ident: str, delete: Callable[[], object]) -> None:
-        self.entries.append(Entry(kind, ident, delete))
+    def add(self, kind: str, ident: str, delete: Callable[[], object], final: bool = False) -> None:
+        self.entries.append(Entry(kind, ident, delete, final))
 
     def discard(self, kind: str, ident: str) -> None:
         """The test deleted it itself."""
@@ -51,6 +55,8 @@ class Ledger:
         """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S.
         Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`."""
         failed: list[Entry] = []
+        self.finals = [e for e in self.entries if e.final] + self.finals
+        self.entries = [e for e in self.entries if not e.final]
         try:
             while self.entries:
                 entry = self.entries[-1]  # popped once its delete has been tried, so Ctrl-C keeps it
@@ -79,3 +85,9 @@ class Ledger:
             exc = errors[id(entry)]
             self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
         return self.failures
+
+    def finish(self) -> list[str]:
+        """The final entries (the credentials cleanup itself needed), once the rest is done."""
+        self.entries, self.finals = [Entry(e.kind, e.ident, e.delete) for e in self.finals], []
+        before = len(self.failures)
+        return self.teardown()[before:] if self.entries else []

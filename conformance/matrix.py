@@ -28,7 +28,7 @@ from .secrets import mask
 # Options a target gets from the matrix itself, never passed through.
 OWN = {"--server", "--api-key", "--langflow-version", "--matrix", "--matrix-jobs", "--report-dir", "--compare"}
 # Credentials go to a target through its environment, never its command line (ps shows argv).
-BY_ENVIRONMENT = {"--token", "--username", "--password", "--header"}
+BY_ENVIRONMENT = {"--token", "--username", "--password", "--header", "--peer-api-key"}
 NOT_FOR_MATRIX = {"--sweep", "--dump-contract", "--update-baseline"}
 HEARTBEAT_S = 30.0
 STOP_GRACE_S = 90.0  # a target tears down its ledger and its embedded Langflow after Ctrl-C

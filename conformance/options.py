@@ -61,6 +61,13 @@ OPTIONS: tuple[Option, ...] = (
         choices=AUTH_IN,
     ),
     Option("--token", "LANGFLOW_TOKEN", "Bearer token (hosted deployments' application token, or a JWT).", secret=True),
+    Option(
+        "--peer-api-key",
+        "LANGFLOW_CONFORMANCE_PEER_API_KEY",
+        "API key of a second ordinary user: the isolation requirements try your resources as that user "
+        "(without it, superuser credentials let the run create two users of its own).",
+        secret=True,
+    ),
     Option("--username", "LANGFLOW_USERNAME", "Log in with POST /api/v1/login as this user."),
     Option("--password", "LANGFLOW_PASSWORD", "Password for --username.", secret=True),
     Option(
@@ -224,6 +231,7 @@ class Settings:
     servers: tuple[str, ...] = ()  # every --server given (more than one: a matrix of deployments)
     api_keys: tuple[str, ...] = ()
     matrix_jobs: int = 2
+    peer_api_key: str | None = None
     connection: Connection = field(default_factory=Connection)
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
@@ -356,6 +364,7 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         servers=servers,
         api_keys=api_keys,
         matrix_jobs=int(numbers["--matrix-jobs"]),
+        peer_api_key=v["--peer-api-key"],
         connection=connection,
         sources=sources,
     )

@@ -32,6 +32,7 @@ from .known import KNOWN, known_for
 from .ledger import Ledger, new_run_id, run_prefix
 from .matrix import run_matrix
 from .options import OPTIONS, Settings, resolve
+from .profile import Prober
 from .profile import profile as deployment_profile
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
@@ -46,12 +47,12 @@ from .resources import (
     Resources,
     ResourceUnavailable,
     is_leftover,
-    request_kwargs,
     sweep,
     sweep_kind,
 )
 from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
+from .tenants import Pair, isolation_pair, new_user
 
 DETAILS = ("property", "reproduce", "drift")  # record_property keys (JSON) copied into report.json
 FAILURE_DETAILS = ("expected", "actual", "curl")  # strings a failure carries into report.json
@@ -147,26 +148,14 @@ class Run:
         return self.main_resources
 
     def throwaway_resources(self) -> Resources:
-        """A user created for this run (full mode): user-destructive requests only touch its data.
-        Its delete is in the ledger before its first resource, so teardown removes it last."""
+        """A user created for this run (full mode): user-destructive requests only touch its data."""
         if self.throwaway is None:
-            main = self.resources()
-            user = main.create("user")
-            kind = main.kinds["user"]
-            activate = kind.step("update", main.contract)
-            if activate is not None:  # new users may wait for approval (is_active false)
-                main.client.request(**request_kwargs(activate, main.values(kind, user), main.content))
-            assert self.target is not None and user.password is not None
-            auth = auth_mod.LoginAuth(self.target.url, self.contract.endpoint(LOGIN).path, user.name, user.password)
-            login = self.make_client(auth)
-            self.extra_clients.append(login)
-            # /run and friends take only API keys: the throwaway user gets one (deleted before it).
-            owner = f"user {user.name}"
-            key = Resources(login, main.contract, main.kinds, main.ledger, owner=owner).create("api_key")
-            client = self.make_client(auth_mod.ApiKeyAuth(str(key.field("api_key"))))
-            self.extra_clients.append(client)
-            self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=owner)
+            self.throwaway = new_user(self, "throwaway")
         return self.throwaway
+
+    def isolation_pair(self) -> Pair:
+        """The owner and the peer of the isolation requirements (tenants.py), made once."""
+        return isolation_pair(self, self.cache)
 
     def resources_for(self, endpoint: Any) -> Resources:
         """User-destructive requests run as the throwaway user, except user management itself."""
@@ -194,6 +183,7 @@ class Run:
                     stderr_progress(mask(failure))
                 if failures and not self.worker:
                     failures = self._reclaim(len(failures))
+                failures += self.ledger.finish()
             except KeyboardInterrupt:  # the report still gets written, and the server stopped
                 self.cleanup_interrupted = True
                 failures = [
@@ -283,7 +273,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = resolve(config.getoption)
     except OptionError as exc:
         pytest.exit(exc.message, returncode=exc.exit_code)
-    for secret in (settings.api_key, settings.token, settings.password):
+    for secret in (settings.api_key, settings.token, settings.password, settings.peer_api_key):
         SECRETS.add(secret)
     terminate_like_interrupt()
     run = Run(settings=settings, run_id=new_run_id(), contract=load_contract())
@@ -365,7 +355,7 @@ def _run_scoped_api_key(run: Run) -> None:
         finally:
             client.close()  # the login client lives only until the key it made is gone
 
-    run.ledger.add("api-key", created["id"], delete_key)
+    run.ledger.add("api-key", created["id"], delete_key, final=True)  # cleanup itself needs it
     run.auth = auth_mod.ApiKeyAuth(created["api_key"])
     run.client = None  # the next request uses the key; the login client stays for the ledger
     assert run.target is not None
@@ -402,7 +392,9 @@ def _discover(run: Run) -> None:
     assert run.selected is not None
     _route_requests(run)
     off = run.embedded.features_off if run.embedded is not None else None
-    run.target.profile = deployment_profile(run.http(), run.selected, run.target.config, run.target.auto_login, off)
+    with run.make_client(auth_mod.Anonymous()) as anonymous:
+        prober = Prober(run.http(), anonymous, settings.mode != "read-only", run.login)
+        run.target.profile = deployment_profile(prober, run.selected, run.target.config, run.target.auto_login, off)
 
 
 def _route_requests(run: Run) -> None:
@@ -541,6 +533,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             login=run.login is not None,
             bearer="bearer" in run.cache,
             profile=run.target.profile,
+            peer=bool(run.settings.peer_api_key),
         )
         reqs = [r for r in requirements_for(kinds[0], ctx) if not cases or r.case in cases]
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])

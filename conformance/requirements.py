@@ -12,8 +12,9 @@ from typing import Any
 from .contract import Endpoint, SelectedContract
 from .generation import NEGATIVE, POSITIVE, STATEFUL, PropertyConfig, can_be_invalid, has_request_schema
 from .profile import off_reason
-from .resources import ResourceKinds
+from .resources import Kind, ResourceKinds
 from .stateful import stateful_steps
+from .tenants import NO_PEER
 
 KINDS = {
     "example": "the documented request succeeds with a documented status, content type and body",
@@ -23,10 +24,11 @@ KINDS = {
     "stream": "streamed responses parse, use documented events and end properly",
     "property": "generated valid requests are accepted and answered as documented; invalid ones refused, never 5xx",
     "drift": "the deployment's own /openapi.json lists every documented endpoint",
+    "isolation": "what one user creates, another can neither see, change, run nor delete",
     "readonly": "the subset safe to run against production",
 }
 # readonly is a marker on the others
-GENERATED = ("example", "auth", "negative", "lifecycle", "stream", "property", "drift")
+GENERATED = ("example", "auth", "negative", "lifecycle", "stream", "property", "drift", "isolation")
 MUST, SHOULD = "MUST", "SHOULD"
 # What each mode allows to run (DESIGN.md "Staging safety").
 MODE_ALLOWS = {
@@ -64,6 +66,8 @@ class Requirement:
 
     def describe_case(self) -> str:
         case = self.case or ""
+        if self.kind == "isolation":
+            return ISOLATION_CASES.get(case, case)
         return AUTH_CASES.get(case) or NEGATIVE_CASES.get(case) or PROPERTY_CASES.get(case) or case
 
     def property_json(self) -> str:
@@ -97,6 +101,7 @@ class Context:
     login: bool = False  # username and password are known (login, @superuser placeholders)
     bearer: bool = False  # a Bearer JWT is at hand (from the login, or AUTO_LOGIN's)
     profile: dict[str, Any] | None = None  # the deployment profile (profile.py): features on or off
+    peer: bool = False  # --peer-api-key given: a second user to try the run's resources as
 
     def mode_skip(self, safety: str) -> str | None:
         if safety in MODE_ALLOWS[self.mode]:
@@ -354,6 +359,104 @@ def _drift(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     yield Requirement(f"{endpoint.id}.listed", "drift", level_of(endpoint), endpoint, skip, "listed")
 
 
+ISOLATION_CASES = {
+    "read": "another user's request for it by id is refused (403/404), and shows nothing of it",
+    "update": "another user's update of it is refused, and it is unchanged",
+    "delete": "another user's delete of it is refused, and it is unchanged",
+    "write": "another user's request that acts on it is refused, and it is unchanged",
+    "run": "another user cannot run it",
+    "list": "another user's lists and searches never contain it",
+    "public": "a public flow is reachable through the documented public endpoints and nothing more",
+    "superuser": "not even a superuser reaches another user's resource (where the documents say so)",
+}
+RUNS = ("run", "build", "workflows", "a2a", "mcp")  # endpoint groups where a POST runs what it names
+
+
+def isolation_kind(endpoint: Endpoint, kinds: ResourceKinds) -> str | None:
+    """The resource kind an endpoint's request names by id (`@kind.field` in its example): the most
+    specific one when several appear (a v1 file, not the flow it lives in)."""
+    example = endpoint.example or {}
+    named = {k for k in placeholders(example) if k in kinds.kinds}
+    if any(not owned(kinds[k]) for k in named):
+        return None  # it also names a user, a role, a setting: install-wide, not one user's
+    used = named
+    related = {r for k in used for r in kinds[k].related}
+    specific = used - related
+    if len(specific) > 1:  # a flow's update names its project too: the id in the path is the one it acts on
+        path = {p["name"] for p in endpoint.parameters if p.get("in") == "path"}
+        specific &= placeholders({k: v for k, v in (example.get("params") or {}).items() if k in path})
+    return next(iter(specific)) if len(specific) == 1 else None
+
+
+def owned(kind: Kind) -> bool:
+    """Kinds one user owns and another must not reach: not install-wide objects (roles, users,
+    settings), not a second name for a kind (flow2, or an agent-typed flow made by the same create)."""
+    requires = kind.raw.get("requires") or {}
+    return not (kind.alias or kind.setting or requires.get("mode") == "full" or kind.raw.get("same_resource_as"))
+
+
+def isolation_case(endpoint: Endpoint) -> str:
+    if endpoint.method in ("GET", "HEAD"):
+        return "read"
+    if endpoint.method in ("PUT", "PATCH"):
+        return "update"
+    if endpoint.method == "DELETE":
+        return "delete"
+    return "run" if endpoint.group in RUNS else "write"
+
+
+def _isolation_skip(endpoint: Endpoint, ctx: Context) -> str | None:
+    skip = _common_skip(endpoint, ctx, "creates-own", superuser_needed=False)
+    if skip:
+        return skip
+    if ctx.mode == "read-only":
+        return "mode read-only: the isolation requirements need resources of two users, which it does not create"
+    if ctx.superuser is False and not ctx.peer:
+        return NO_PEER
+    switch = endpoint.raw.get("auth_switch")
+    if switch and ctx.profile and (ctx.profile.get("switches") or {}).get(switch["config"]) is False:
+        return (
+            f"not applicable: {switch['config']} is off here, and the documents then let anyone run a flow this "
+            "way (it runs as its owner)"
+        )
+    return None
+
+
+def _isolation(ctx: Context) -> Iterator[Requirement]:
+    """Per endpoint that takes a resource's id, and per kind's list, from the catalog and resources.yaml."""
+    for endpoint in ctx.contract.endpoints:
+        if endpoint.method == "WS" or endpoint.example is None or endpoint.auth != "api-key":
+            continue
+        kind = isolation_kind(endpoint, ctx.kinds)
+        if kind is None:
+            continue
+        case = isolation_case(endpoint)
+        skip = _isolation_skip(endpoint, ctx)
+        yield Requirement(f"{endpoint.id}.isolation-{case}", "isolation", MUST, endpoint, skip, case)
+        if (endpoint.raw.get("isolation") or {}).get("superuser") == "refused":
+            skip = skip or (
+                None if ctx.superuser else "superuser credentials not given: the run's user is no superuser"
+            )
+            skip = skip or ("the run's own user owns the resources (--peer-api-key)" if ctx.peer else None)
+            rid = f"{endpoint.id}.isolation-superuser"
+            yield Requirement(rid, "isolation", MUST, endpoint, skip, "superuser")
+    for kind in ctx.kinds.kinds.values():
+        listing = kind.step("list", ctx.contract) if owned(kind) else None
+        if listing is None or listing.endpoint.auth != "api-key":
+            continue
+        skip = _isolation_skip(listing.endpoint, ctx)
+        yield Requirement(
+            f"{listing.endpoint.group}.{kind.name}.isolation-list", "isolation", MUST, listing.endpoint, skip, "list"
+        )
+        public = kind.raw.get("public")
+        if public:
+            reachable = ctx.contract.endpoint(str(public["reachable"][0]["endpoint"]))
+            skip = _isolation_skip(listing.endpoint, ctx) or ctx.contract.not_applicable_reason(reachable)
+            yield Requirement(
+                f"{reachable.group}.{kind.name}.isolation-public", "isolation", MUST, reachable, skip, "public"
+            )
+
+
 def _per_endpoint(
     generate: Callable[[Endpoint, Context], Iterator[Requirement]],
 ) -> Callable[[Context], Iterator[Requirement]]:
@@ -372,6 +475,7 @@ GENERATORS: dict[str, Callable[[Context], Iterator[Requirement]]] = {
     "lifecycle": _lifecycles,
     "property": _properties,
     "drift": _per_endpoint(_drift),
+    "isolation": _isolation,
 }
 
 

@@ -7,7 +7,6 @@ so nothing the suite makes can outlive the run unless the server refuses to dele
 from __future__ import annotations
 
 import io
-import itertools
 import json
 import os
 import re
@@ -331,7 +330,6 @@ class Resources:
         self.shared: dict[str, Record] = {}
         self.saved: dict[str, Any] = {}  # install-wide settings as they were before the run changed them
         self._graph: dict[str, Any] | None = None
-        self._counter = itertools.count(1)
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
         # Registered first, so it runs last: whatever the server derived from this run's resources
         # and kept after they were deleted (1.13.0's per-project MCP API keys).
@@ -346,7 +344,7 @@ class Resources:
 
     def new_name(self, kind: str) -> str:
         """Unique per run, per xdist worker and per resource; always starts with the run prefix."""
-        return f"{self.ledger.prefix}-{self._worker}{kind.replace('_', '')}{next(self._counter)}"
+        return f"{self.ledger.prefix}-{self._worker}{kind.replace('_', '')}{next(self.ledger.names)}"
 
     # Content for multipart uploads --------------------------------------------------------------
 
@@ -594,9 +592,9 @@ class Resources:
 
     # Placeholders -------------------------------------------------------------------------------
 
-    def placeholders(self, fresh: bool) -> Callable[[str], Any]:
-        """A resolver for one request: every "@flow..." in it names the same flow."""
-        made: dict[str, Record] = {}
+    def placeholders(self, fresh: bool, given: dict[str, Record] | None = None) -> Callable[[str], Any]:
+        """A resolver for one request: every "@flow..." in it names the same flow (`given`: these records)."""
+        made: dict[str, Record] = dict(given or {})
 
         def resolve(value: str) -> Any:
             kind_name, _, field_name = value[1:].partition(".")
