@@ -9,7 +9,6 @@ import functools
 import os
 import re
 import ssl
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +100,8 @@ class Connection:
     @staticmethod
     def proxy_for(url: str) -> str | None:
         """HTTP_PROXY / HTTPS_PROXY / NO_PROXY (and lower-case), as curl and requests read them."""
+        import urllib.request
+
         parts = urlsplit(url)
         proxies = urllib.request.getproxies()
         proxy = proxies.get(parts.scheme) or proxies.get("all")

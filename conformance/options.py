@@ -5,11 +5,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .connection import Connection
 from .errors import OptionError
 from .urls import normalize_server_url
+
+if TYPE_CHECKING:  # the option table is read by every pytest run (activation.py): no TLS imports at load
+    from .connection import Connection
+
+
+def _direct() -> Connection:
+    from .connection import Connection
+
+    return Connection()
+
 
 DEFAULT_LANGFLOW_VERSION = "1.13.0"
 DEFAULT_SEED = "20261205"
@@ -232,7 +241,7 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     matrix_jobs: int = 2
     peer_api_key: str | None = None
-    connection: Connection = field(default_factory=Connection)
+    connection: Connection = field(default_factory=_direct)
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
     @property
@@ -328,6 +337,8 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
             Version(release)
         except InvalidVersion:
             raise OptionError(f"{origin(flag)} {release!r} is not a release number like 1.13.0") from None
+    from .connection import Connection
+
     headers = tuple(h for h in (v["--header"] or "").split(LINES) if h.strip())
     connection = Connection.from_options(
         v["--ca-bundle"],

@@ -4,7 +4,9 @@ starts them, and a helper that runs the conformance suite in a subprocess."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,6 +145,40 @@ def bearer_gateway(production_like: ProductionLike) -> Iterator[Gateway]:
     one Langflow serves both, so the deployment tests never run two at once."""
     with Gateway(production_like.direct_url, production_like.api_key) as gateway:
         yield gateway
+
+
+@dataclass
+class Installed:
+    """The package as a user installs it: the wheel built from this checkout, in a fresh virtualenv
+    outside the repository (by the GitHub Action's own install step, ci/action/install.sh)."""
+
+    venv: Path
+    wheel: Path
+
+    def run(
+        self, cwd: Path, *command: str, env: dict[str, str] | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        environment = matrix.unset_settings() | {"PATH": f"{self.venv / 'bin'}:{os.environ['PATH']}"} | (env or {})
+        environment.pop("VIRTUAL_ENV", None)
+        return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    runner = tmp_path_factory.mktemp("runner")
+    path_file = runner / "github_path"
+    done = subprocess.run(
+        ["bash", str(REPO / "ci" / "action" / "install.sh")],
+        env={**os.environ, "RUNNER_TEMP": str(runner), "GITHUB_PATH": str(path_file), "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    venv = Path(path_file.read_text().strip()).parent
+    wheels = sorted((runner / "langflow-conformance" / "dist").glob("*.whl"))
+    assert wheels and venv.is_dir()
+    return Installed(venv, wheels[-1])
 
 
 @dataclass
