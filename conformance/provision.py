@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import datetime as dt
-import fcntl
 import json
 import os
 import secrets
@@ -13,27 +11,20 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import servers
 from .errors import ProvisionError
+from .install import Progress, cache_dir, ensure_installed, stderr_progress
 from .secrets import SECRETS
 
-Progress = Callable[[str], None]
 START_TIMEOUT_S = 240.0
-INSTALL_TIMEOUT_S = 1800.0
-# Resolve dependencies as of a few days after the release: old releases break against today's
-# packages (1.4.3 + a current elevenlabs fails at import, notes §12).
-EXCLUDE_NEWER_AFTER_RELEASE = dt.timedelta(days=3)
-PYPI_JSON = "https://pypi.org/pypi/langflow/json"  # the project document lists every release's files
 
 # What the embedded server is always started with; on top, each optional feature's settings
 # (schemas/features.yaml `embedded`) switch every documented feature on, so that no skip is caused by
@@ -65,155 +56,6 @@ def __getattr__(name: str) -> dict[str, str]:
     if name == "EMBEDDED_SETTINGS":
         return embedded_settings()
     raise AttributeError(name)
-
-
-def stderr_progress(message: str) -> None:
-    print(f"langflow-conformance: {message}", file=sys.__stderr__, flush=True)
-
-
-def cache_dir() -> Path:
-    if os.environ.get("LANGFLOW_CONFORMANCE_CACHE"):
-        return Path(os.environ["LANGFLOW_CONFORMANCE_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "langflow-conformance"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One installer per release at a time (matrix runs and parallel CI jobs share the cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def release_date(version: str) -> dt.datetime:
-    """Upload time of the release on PyPI, cached beside the virtualenvs."""
-    cache = cache_dir() / "release-dates.json"
-    known = json.loads(cache.read_text()) if cache.is_file() else {}
-    if version not in known:
-        try:
-            with urllib.request.urlopen(PYPI_JSON, timeout=30) as response:
-                releases = json.load(response).get("releases", {})
-        except urllib.error.HTTPError as exc:
-            raise ProvisionError(f"PyPI answered {exc.code} for the Langflow project; try again later") from None
-        except (urllib.error.URLError, TimeoutError) as exc:
-            raise ProvisionError(
-                f"cannot reach PyPI to look up Langflow {version} ({exc}); "
-                "give --server to test a running Langflow instead"
-            ) from None
-        files = releases.get(version)
-        if not files:
-            raise ProvisionError(f"Langflow {version} is not a release on PyPI; pick another --langflow-version")
-        known[version] = min(f["upload_time_iso_8601"] for f in files)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(known, indent=1, sort_keys=True))
-    return dt.datetime.fromisoformat(known[version].replace("Z", "+00:00"))
-
-
-def uv_command(progress: Progress) -> list[str]:
-    found = shutil.which("uv")
-    if found:
-        return [found]
-    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-    if probe.returncode != 0:
-        progress("uv is missing: installing it with pip")
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "uv"], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ProvisionError(f"pip could not install uv: {done.stderr.strip().splitlines()[-1:]}")
-    return [sys.executable, "-m", "uv"]
-
-
-def _run_with_progress(cmd: list[str], log: Path, progress: Progress, what: str, timeout: float) -> None:
-    started = time.monotonic()
-    with open(log, "a") as out:
-        out.write(f"$ {' '.join(cmd)}\n")
-        out.flush()
-        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-        stop = threading.Event()
-
-        def tick() -> None:
-            while not stop.wait(15):
-                progress(f"{what}: {time.monotonic() - started:.0f} s so far (log: {log})")
-
-        ticker = threading.Thread(target=tick, daemon=True)
-        ticker.start()
-        try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise ProvisionError(f"{what} took longer than {timeout:.0f} s; see {log}") from None
-        except BaseException:
-            process.kill()
-            raise
-        finally:
-            stop.set()
-    if code != 0:
-        tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
-        raise ProvisionError(f"{what} failed ({tail[0][:200]}); full log: {log}")
-
-
-def ensure_installed(version: str, progress: Progress = stderr_progress) -> Path:
-    """The release's virtualenv, installed on first use and reused afterwards."""
-    venv = cache_dir() / "venvs" / version
-    marker = venv / ".complete"
-    if marker.is_file():
-        return venv
-    with _locked(cache_dir() / "venvs" / f"{version}.lock"):
-        if marker.is_file():
-            return venv
-        exclude_newer = (release_date(version) + EXCLUDE_NEWER_AFTER_RELEASE).strftime("%Y-%m-%dT%H:%M:%SZ")
-        uv = uv_command(progress)
-        if venv.exists():
-            shutil.rmtree(venv)  # a half-finished earlier install
-        log = cache_dir() / "venvs" / f"{version}.install.log"
-        log.write_text("")
-        progress(
-            f"installing Langflow {version} into {venv} (dependencies as of {exclude_newer}; "
-            "about 30-80 s with a warm uv cache, a few minutes cold)"
-        )
-        started = time.monotonic()
-        _run_with_progress(
-            [*uv, "venv", "-q", "-p", sys.executable, str(venv)],
-            log,
-            progress,
-            f"creating the virtualenv for Langflow {version}",
-            120,
-        )
-        install = [*uv, "pip", "install", "-p", str(venv / "bin" / "python"), f"langflow=={version}"]
-        try:
-            _run_with_progress(
-                [*install, "--exclude-newer", exclude_newer],
-                log,
-                progress,
-                f"installing Langflow {version}",
-                INSTALL_TIMEOUT_S,
-            )
-        except ProvisionError:
-            # Some packages' old releases lack upload times on the index (1.1.1's litellm pin resolves
-            # to nothing as of its release date): fall back to today's resolution and say so.
-            if "No solution found" not in log.read_text():
-                raise
-            progress(
-                f"dependencies of Langflow {version} do not resolve as of {exclude_newer}; "
-                "installing with today's versions instead"
-            )
-            exclude_newer = "none (fallback: did not resolve as of the release date)"
-            _run_with_progress(install, log, progress, f"installing Langflow {version}", INSTALL_TIMEOUT_S)
-        marker.write_text(
-            json.dumps(
-                {
-                    "installed_at": dt.datetime.now(dt.UTC).isoformat(),
-                    "seconds": round(time.monotonic() - started, 1),
-                    "exclude_newer": exclude_newer,
-                }
-            )
-        )
-        progress(f"installed Langflow {version} in {time.monotonic() - started:.0f} s")
-    return venv
 
 
 def free_port() -> int:

@@ -409,6 +409,8 @@ def _isolation_skip(endpoint: Endpoint, ctx: Context) -> str | None:
     skip = _common_skip(endpoint, ctx, "creates-own", superuser_needed=False)
     if skip:
         return skip
+    if _redirects(endpoint, ctx):
+        return f"{NOT_APPLICABLE}redirects in this release; the target endpoint's own requirements cover it"
     if ctx.mode == "read-only":
         return "mode read-only: the isolation requirements need resources of two users, which it does not create"
     if ctx.superuser is False and not ctx.peer:

@@ -81,8 +81,13 @@ def test_an_endpoint_neither_listed_nor_served_fails(fake_drift: Result) -> None
     assert missing["outcome"] == "fail"
     assert "neither lists it in /openapi.json nor serves it" in missing["message"]
     # A HEAD 404 has no body to tell the router's from a handler's: asked again as GET.
-    head = outcome(fake_drift, "mcp.sse-health.listed")
-    assert head["outcome"] == "fail" and "HEAD /api/v1/mcp/sse -> 404; GET /api/v1/mcp/sse -> 404" in head["message"]
+    head = outcome(fake_drift, "mcp.streamable-health.listed")
+    assert head["outcome"] == "fail"
+    assert "HEAD /api/v1/mcp/streamable -> 404; GET /api/v1/mcp/streamable -> 404" in head["message"]
+    # Where an optional feature's probe says it is off (HEAD /api/v1/mcp/sse: 404), its routes are
+    # absent by design: skipped with the setting that turns it on, not failed.
+    sse = outcome(fake_drift, "mcp.sse-health.listed")
+    assert sse["outcome"] == "skip" and "LANGFLOW_MCP_SSE_ENABLED=true" in sse["reason"], sse
     # A trailing-slash redirect is followed once: POST /flows/batch matches no POST route.
     batch = outcome(fake_drift, "flows.batch-create.listed")
     assert batch["outcome"] == "fail" and "POST /api/v1/flows/batch -> 405" in batch["message"]

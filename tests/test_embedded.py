@@ -20,6 +20,7 @@ import pytest
 
 from conformance import servers
 from conformance.errors import EXIT_TARGET
+from conformance.install import RECIPE
 from conformance.provision import BASE_SETTINGS, StartFailed, provision
 
 from .conftest import run_suite
@@ -50,7 +51,7 @@ def stand_in(cache: Path, release: str, fails_when: str | None) -> None:
     """A cached 'release' whose langflow fails to start while `fails_when` (a setting) is true."""
     venv = cache / "venvs" / release
     (venv / "bin").mkdir(parents=True)
-    (venv / ".complete").write_text("{}")
+    (venv / ".complete").write_text(json.dumps({"recipe": RECIPE}))
     guard = f'if [ "${{{fails_when}:-}}" = "true" ]; then\n{FAILING_START}fi\n' if fails_when else FAILING_START
     script = "#!/usr/bin/env bash\n" + guard + SERVE.format(python=sys.executable)
     (venv / "bin" / "langflow").write_text(script)

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from conformance.provision import free_port, stderr_progress, uv_command
+from conformance.install import stderr_progress, uv_command
+from conformance.provision import free_port
 from conformance.secrets import SECRETS, mask
 
 from . import APT_COMMAND
