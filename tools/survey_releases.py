@@ -40,7 +40,16 @@ from conformance.contract import load_contract
 from conformance.contract.catalog import build_endpoint
 from conformance.drift import OPENAPI_PATH, ServerDocument, probe, probe_request, shape
 from conformance.errors import ProvisionError
-from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, cache_dir, ensure_installed, provision
+from conformance.provision import (
+    EMBEDDED_SETTINGS,
+    EXCLUDE_NEWER_AFTER_RELEASE,
+    EmbeddedLangflow,
+    cache_dir,
+    ensure_installed,
+    provision,
+    release_date,
+    uv_command,
+)
 from tests.faults.mutation import api_key_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +59,11 @@ LOGS = Path("/tmp/langflow-survey-logs")  # failed starts' logs, kept for a read
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000d1f7"
 OPTIONAL = ("LANGFLOW_ENABLE_LOG_RETRIEVAL", "LANGFLOW_LOG_RETRIEVER_BUFFER_SIZE", "LANGFLOW_NEW_USER_IS_ACTIVE")
 DEFAULTS_WITH_LOGIN = {"LANGFLOW_AUTO_LOGIN": "false", "DO_NOT_TRACK": "true"}
+# Releases whose dependencies do not resolve as of their date, and the packages let through to a later
+# date. 1.0.19.post2 needs litellm>=1.44, but PyPI no longer has litellm 1.14.5-1.53.0; 1.53.1 (2024-11-28)
+# needs openai>=1.54. Today's dependencies (ensure_installed's fallback) do not start it.
+ERA_OVERRIDES = {"1.0.19.post2": {"litellm": "2024-11-29T00:00:00Z", "openai": "2024-11-29T00:00:00Z"}}
+SURVEY_CACHE = Path.home() / ".cache" / "langflow-conformance-survey"
 CONFIG_VALUES = ("event_delivery", "webhook_auth_enable", "voice_mode_available")
 _ROW = re.compile(r"^\|\s*\d+\s*\|\s*([A-Z]+)\s*\|\s*`([^`]+)`\s*\|\s*\*\*no\*\*")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -101,7 +115,7 @@ def attempt(release: str, label: str, settings: dict[str, str]) -> tuple[Embedde
         if found and Path(found.group(1)).is_file():
             log = Path(found.group(1))
             LOGS.mkdir(parents=True, exist_ok=True)
-            kept = LOGS / f"{release}-{label.replace(' ', '_')}.log"
+            kept = LOGS / f"{release}-{label.replace(' ', '_')}-{log.parent.name.rsplit('-', 1)[-1]}.log"
             shutil.copy(log, kept)
             record.update(cause_of(log.read_text(errors="replace")), log=str(kept))
             shutil.rmtree(log.parent, ignore_errors=True)
@@ -140,6 +154,20 @@ def documented_not_in_catalog() -> list[tuple[str, str]]:
     return [(m.group(1), m.group(2)) for line in body.splitlines() if (m := _ROW.match(line))]
 
 
+def catching_route(described: str, document: ServerDocument | None) -> str | None:
+    """The listed operation whose path template also matches the probe's last request, if any: its
+    answer then says nothing about the probed route (1.2.0: DELETE /api/v2/files/batch is caught by
+    DELETE /api/v2/files/{file_id}, which refuses "batch" as a UUID with 422)."""
+    last = described.split("; ")[-1]
+    method, rest = last.split(" ", 1)
+    path = rest.split(" -> ", 1)[0]
+    for (listed_method, _), (template, _) in (document.operations if document else {}).items():
+        pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)) + "$"
+        if listed_method == method and re.match(pattern, path):
+            return f"{listed_method} {template}"
+    return None
+
+
 def served_catalog(client: httpx.Client, document: ServerDocument | None) -> dict[str, dict[str, Any]]:
     served: dict[str, dict[str, Any]] = {}
     for group, raw, _ in load_contract().catalog.entries:
@@ -158,6 +186,10 @@ def served_catalog(client: httpx.Client, document: ServerDocument | None) -> dic
             found = probe(client, request)
         except httpx.HTTPError as exc:
             served[endpoint.id] = {"served": None, "how": f"probe failed: {type(exc).__name__}: {exc}"}
+            continue
+        other = catching_route(found.described, document) if found.served else None
+        if other:
+            served[endpoint.id] = {"served": False, "how": f"{found.described}: answered by the listed {other}"}
             continue
         served[endpoint.id] = {"served": found.served, "how": found.described}
     return served
@@ -226,13 +258,9 @@ def install(release: str) -> dict[str, Any]:
     }
 
 
-def survey(release: str) -> dict[str, Any]:
-    record: dict[str, Any] = {"release": release, "surveyed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    try:
-        record.update(install(release))
-    except ProvisionError as exc:
-        record["install"] = {"failed": str(exc)}
-        return record
+def start_and_survey(release: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Start with each candidate until the embedded settings work, or every optional setting has been
+    left out once (then Langflow's defaults, unless leaving one out was enough); survey the first server."""
     attempts: list[dict[str, Any]] = []
     surveyed = False
     for label, settings in candidates():
@@ -255,12 +283,64 @@ def survey(release: str) -> dict[str, Any]:
                     record["survey_error"] = f"{type(exc).__name__}: {exc}"[:400]
         finally:
             stop(server)
+    return attempts
+
+
+def install_with_overrides(release: str) -> dict[str, Any]:
+    """The release's dependencies as of its date, but for the packages in ERA_OVERRIDES, in the survey's own
+    cache (the shared one keeps what ensure_installed made). Used when ensure_installed fell back to
+    today's dependencies and the release cannot start on them."""
+    venv = SURVEY_CACHE / "venvs" / release
+    cutoff = (release_date(release) + EXCLUDE_NEWER_AFTER_RELEASE).strftime("%Y-%m-%dT%H:%M:%SZ")
+    overrides = [f"{name}={date}" for name, date in ERA_OVERRIDES[release].items()]
+    args = ["pip", "install", "-p", str(venv / "bin" / "python"), f"langflow=={release}", "--exclude-newer", cutoff]
+    args += [arg for override in overrides for arg in ("--exclude-newer-package", override)]
+    marker = venv / ".complete"
+    if not marker.is_file():
+        say(f"{release}: installing with dependencies as of {cutoff}, except {', '.join(overrides)}")
+        started = time.monotonic()
+        shutil.rmtree(venv, ignore_errors=True)
+        uv = uv_command(say)
+        subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
+        done = subprocess.run([*uv, *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            return {"command": "uv " + " ".join(args), "failed": done.stderr.strip().splitlines()[-3:]}
+        exclude_newer = f"{cutoff}, except {', '.join(overrides)}"
+        seconds = round(time.monotonic() - started, 1)
+        marker.write_text(json.dumps({"seconds": seconds, "exclude_newer": exclude_newer}))
+    return {"command": "uv " + " ".join(args), **json.loads(marker.read_text()), "cache": str(SURVEY_CACHE)}
+
+
+def survey(release: str) -> dict[str, Any]:
+    record: dict[str, Any] = {"release": release, "surveyed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    try:
+        record.update(install(release))
+    except ProvisionError as exc:
+        record["install"] = {"failed": str(exc)}
+        return record
+    attempts = start_and_survey(release, record)
+    start: dict[str, Any] = {}
+    if (
+        not any(a["started"] for a in attempts)
+        and record["install"]["fell_back_to_todays_dependencies"]
+        and release in ERA_OVERRIDES
+    ):
+        workaround = install_with_overrides(release)
+        start.update(attempts_on_todays_dependencies=attempts, workaround=workaround)
+        if "failed" not in workaround:
+            os.environ["LANGFLOW_CONFORMANCE_CACHE"] = workaround["cache"]
+            try:
+                attempts = start_and_survey(release, record)
+            finally:
+                os.environ.pop("LANGFLOW_CONFORMANCE_CACHE")
+    embedded_failed = not attempts[0]["started"]
     record["start"] = {
         "started_with": next((a["settings"] for a in attempts if a["started"]), None),
         "seconds": next((a["seconds"] for a in attempts if a["started"]), None),
         "to_blame": [a["settings"].removeprefix("embedded without ") for a in attempts[1:] if a["started"]]
-        if not attempts[0]["started"]
+        if embedded_failed
         else [],
+        **start,
         "attempts": attempts,
     }
     # surveyed/attempt results first, then the long lists, for a reader of the file
@@ -304,7 +384,11 @@ def summary(releases: list[str]) -> str:
             by_all.append(endpoint_id)
             continue
         span = f"{where[0]} .. {where[-1]}" if where else "none"
-        ranges.append(f"- {endpoint_id}: {span}" + ("" if where else f" ({set(map(str, marks))})"))
+        unknown = [r["release"] for r, m in zip(records, marks, strict=True) if m is None]
+        refused = [r["release"] for r, m in zip(records, marks, strict=True) if m is False]
+        notes = [f"not served by {', '.join(refused)}"] if refused else []
+        notes += [f"not probed in {', '.join(unknown)}"] if unknown else []
+        ranges.append(f"- {endpoint_id}: {span}" + (f" ({'; '.join(notes)})" if notes else ""))
         first = marks.index(True) if True in marks else len(marks)
         gaps = [r["release"] for r, m in zip(records[first:], marks[first:], strict=True) if m is False]
         if gaps:
@@ -312,6 +396,28 @@ def summary(releases: list[str]) -> str:
     lines.append(f"\nServed by all {len(records)}: {', '.join(by_all)}")
     lines += ["\nOthers (first .. last release serving it):", *ranges]
     lines += ["\nServed, then not by a later release:", *(regressions or ["- none"])]
+    lines.append("\nCatalog applicability (edition, since, until) against what the releases serve:")
+    contract = load_contract()
+    for group, raw, _ in contract.catalog.entries:
+        endpoint = build_endpoint(group, raw)
+        early, missing = [], []
+        for r in records:
+            mark = ((r.get("served") or {}).get(endpoint.id) or {}).get("served")
+            edition = contract.editions.for_release(r["release"]).id
+            applies = endpoint.not_applicable_reason(r["release"], edition) is None
+            if mark is True and not applies and Version(r["release"]) < Version(endpoint.since or "0"):
+                early.append(r["release"])
+            if mark is False and applies:
+                missing.append(r["release"])
+        if early or missing:
+            found = [f"served before its since {endpoint.since} by {', '.join(early)}"] if early else []
+            found += [f"applies to but not served by {', '.join(missing)}"] if missing else []
+            lines.append(f"- {endpoint.id}: {'; '.join(found)}")
+    lines.append("\nDocumented, not in the catalog: releases whose OpenAPI document lists it")
+    started = [r for r in records if r.get("new_documented")]
+    for operation in dict.fromkeys(o for r in started for o in r["new_documented"]):
+        listing = [r["release"] for r in started if r["new_documented"].get(operation)]
+        lines.append(f"- {operation}: {', '.join(listing) or 'none'}")
     return "\n".join(lines)
 
 
