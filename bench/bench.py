@@ -1,6 +1,8 @@
-"""Benchmark the default suite against a running Langflow: wall time, requests, mean request latency.
+"""Benchmark the default suite against a running Langflow: wall time, requests, server time and the
+ratios that compare across machines (client overhead = run time / server time; requests per
+requirement). Reports, never judges: machines differ by 2x from day to day.
 
-    python bench/bench.py --server URL --api-key KEY [--repeat 3] [-- extra pytest args, e.g. -n 2]
+    python bench/bench.py --server URL --api-key KEY [--repeat 3] [--out bench.json] [-- extra pytest args, e.g. -n 2]
 
 Without --server it starts the embedded Langflow once (not timed) and benchmarks against it."""
 
@@ -15,11 +17,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from conformance.matrix import suite_command, unset_settings
+from conformance.report.model import figures
+
+COLUMNS = (
+    ("wall_s", "wall s", "8.1f"),
+    ("server_s", "server s", "9.1f"),
+    ("client_overhead", "overhead", "9.3f"),
+    ("process_overhead", "process", "8.3f"),
+    ("requests", "requests", "9d"),
+    ("requests_per_requirement", "req/requirement", "16.2f"),
+    ("mean_latency_ms", "latency ms", "11.1f"),
+    ("failed", "failed", "7d"),
+)
 
 
-def run_once(server: str, credentials: list[str], extra: list[str]) -> dict[str, float]:
+def run_once(server: str, credentials: list[str], extra: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = suite_command(tmp, "-q", "--server", server, *credentials, *extra)
         started = time.monotonic()
@@ -29,15 +44,22 @@ def run_once(server: str, credentials: list[str], extra: list[str]) -> dict[str,
         if not reports:
             sys.exit(f"bench: the suite wrote no report (exit {done.returncode}):\n{done.stdout[-2000:]}")
         report = json.loads(reports[0].read_text())
-    requests = report["requests"]
-    return {
-        "wall_s": wall,
-        "requests": requests,
-        "mean_latency_ms": 1000 * report["server_seconds"] / requests if requests else 0.0,
-        "server_s": report["server_seconds"],
-        "failed": sum(r["outcome"] in ("fail", "error") for r in report["requirements"]),
-        "exit": done.returncode,
-    }
+    return {**figures(report, wall), "exit": done.returncode}
+
+
+def table(runs: list[dict[str, Any]]) -> str:
+    head = f"{'run':>4} " + " ".join(f"{title:>{int(fmt.split('.')[0].rstrip('df'))}}" for _, title, fmt in COLUMNS)
+    rows = [head]
+    for i, r in enumerate(runs, 1):
+        rows.append(f"{i:>4} " + " ".join(format(r[key] if r[key] is not None else 0, fmt) for key, _, fmt in COLUMNS))
+    return "\n".join(rows)
+
+
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    def median(key: str) -> float:
+        return round(statistics.median(r[key] for r in runs if r[key] is not None), 3)
+
+    return {k: median(k) for k in ("wall_s", "client_overhead", "process_overhead", "requests_per_requirement")}
 
 
 def main() -> None:
@@ -46,6 +68,7 @@ def main() -> None:
     parser.add_argument("--api-key", default=os.environ.get("LANGFLOW_API_KEY"))
     parser.add_argument("--langflow-version", default="1.13.0", help="embedded release when --server is absent")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     parser.add_argument("extra", nargs="*", help="more pytest arguments (after --)")
     args = parser.parse_args()
     embedded = None
@@ -64,15 +87,11 @@ def main() -> None:
     finally:
         if embedded is not None:
             embedded.stop()
-    print(f"{'run':>4} {'wall s':>8} {'requests':>9} {'mean latency ms':>16} {'client overhead':>16} {'failed':>7}")
-    for i, r in enumerate(runs, 1):
-        overhead = r["wall_s"] / r["server_s"] if r["server_s"] else float("nan")
-        print(
-            f"{i:>4} {r['wall_s']:>8.1f} {r['requests']:>9} {r['mean_latency_ms']:>16.1f} {overhead:>16.2f} "
-            f"{r['failed']:>7}"
-        )
-    if len(runs) > 1:
-        print(f"median wall {statistics.median(r['wall_s'] for r in runs):.1f} s")
+    print(table(runs))
+    result = {"server": "embedded" if embedded else "given", "runs": runs, "median": summary(runs)}
+    print("median:", ", ".join(f"{k} {v}" for k, v in result["median"].items()))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, 
         return Exchange(response)
     framing = spec.get("framing") or ("sse" if content_type.startswith("text/event-stream") else "ndjson")
     try:
-        return Exchange(response, read_events(lines, framing, spec.get("end_event")))
+        return Exchange(response, read_events(lines, framing, spec.get("end_event"), type_field=spec.get("type_field")))
     finally:
         stop.set()
         _shut(response)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from .calls import Exchange
-from .contract import Endpoint, ResponseSpec, SchemaStore
+from .contract import Endpoint, ResponseSpec, SchemaStore, SelectedContract
 from .streams import StreamResult, event_type
 
 
@@ -47,6 +47,22 @@ def _source(endpoint: Endpoint) -> str:
     return f"{s.get('document')} § {s.get('section')}"
 
 
+def skip_if_feature_off(endpoint: Endpoint, response: httpx.Response, contract: SelectedContract) -> None:
+    """An answer that says the endpoint's optional feature is off (features.yaml `off_when`) skips the
+    requirement with the setting that turns it on: discovery's probe may not have told (a read-only
+    run, a feature without a probe)."""
+    if not endpoint.feature:
+        return
+    feature = contract.contract.features[endpoint.feature]
+    text = text_of(response)
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        body = None
+    if feature.says_off(response.status_code, body, text):
+        pytest.skip(feature.skip_reason)
+
+
 def status_is_documented(
     endpoint: Endpoint, response: httpx.Response, release: str, expected: int | None = None
 ) -> ResponseSpec:
@@ -68,6 +84,14 @@ def status_is_documented(
             expected=f"a documented status: {', '.join(map(str, sorted(documented)))}",
             actual=response.status_code,
         )
+    for name, value in spec.headers:
+        if response.headers.get(name) != value:
+            fail(
+                f"{endpoint.operation}: a {response.status_code} should carry {name}: {value}, got "
+                f"{response.headers.get(name)!r} ({_source(endpoint)})",
+                expected=f"{name}: {value}",
+                actual=f"{name}: {response.headers.get(name)}",
+            )
     if spec.location and not _location_matches(spec.location, response.headers.get("location", "")):
         fail(
             f"{endpoint.operation}: expected a redirect to {spec.location}, got location "
@@ -148,9 +172,10 @@ def _matches(schemas: SchemaStore, spec: ResponseSpec, instance: Any) -> tuple[l
 def stream_matches(endpoint: Endpoint, spec: ResponseSpec, stream: StreamResult, schemas: SchemaStore) -> None:
     """Every event parses and validates, its type is documented, and the stream ends with its end event."""
     end_event = (endpoint.stream or {}).get("end_event")
+    type_field = (endpoint.stream or {}).get("type_field")
     documented = [*((endpoint.stream or {}).get("event_types") or []), *([end_event] if end_event else [])]
     for index, event in enumerate(stream.events):
-        kind = event_type(event)
+        kind = event_type(event, type_field)
         sse_data = event.get("data") if isinstance(event, dict) else event
         tolerated = any(v.schema and not schemas.errors(v.schema, sse_data) for v in spec.tolerated) or any(
             v.schema and not schemas.errors(v.schema, event) for v in spec.tolerated
@@ -185,6 +210,13 @@ def stream_matches(endpoint: Endpoint, spec: ResponseSpec, stream: StreamResult,
         )
 
 
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
 def dig(value: Any, path: str) -> Any:
     """`outputs.0.outputs.0.results.message.text` into a JSON value; None when absent."""
     for part in path.split("."):
@@ -210,16 +242,22 @@ def response_matches(
     return spec
 
 
+WHOLE_BODY = "(body)"  # an `echo.output` that is the whole (text) body
+
+
 def echoes(endpoint: Endpoint, request: dict[str, Any], response: httpx.Response) -> None:
     """The run endpoints' echo flow returns its input (catalog `echo`: where the text goes in and out)."""
     echo = endpoint.raw.get("echo")
     if not echo:
         return
-    sent = dig({"body": request.get("json")}, echo["input"])
-    try:
-        got = dig(response.json(), echo["output"])
-    except ValueError:
-        got = None
+    sent = dig({"body": request.get("json"), "params": request.get("params") or {}}, echo["input"])
+    if echo["output"] == WHOLE_BODY:
+        got: Any = response.text
+    else:
+        try:
+            got = dig(response.json(), echo["output"])
+        except ValueError:
+            got = None
     if got != sent:
         fail(
             f"{endpoint.operation}: the echo flow should return its input {sent!r} at {echo['output']}, "
@@ -240,6 +278,22 @@ def is_error_answer(
     """A refusal of bad input: the expected (or any documented) 4xx with its documented body, never 5xx."""
     status = response.status_code
     documented = endpoint.documented_statuses(release)
+    refusal = endpoint.raw.get("refusal")
+    if statuses is None and refusal and status == int(refusal["status"]):
+        # Refused the documented way of this protocol (JSON-RPC: 200 with an error object), not a 4xx.
+        spec = documented.get(status)
+        variant = next((v for v in (spec.tolerated if spec else ()) if v.id == refusal["variant"]), None)
+        if variant is None or not variant.schema:
+            fail(f"{endpoint.operation}: the catalog's refusal names no tolerated variant {refusal['variant']!r}")
+        errors = schemas.errors(variant.schema, _json_or_none(response))
+        if errors:
+            fail(
+                f"{endpoint.operation} with {why}: expected a refusal ({status} with a {variant.id} body), got "
+                f"{status} {text_of(response)[:160]!r} ({_source(endpoint)})",
+                expected=f"status {status} with a body matching {variant.schema}",
+                actual="; ".join(errors[:2]),
+            )
+        return
     if statuses is not None and status not in statuses:
         fail(
             f"{endpoint.operation} with {why}: expected {' or '.join(map(str, statuses))}, got {status} "
@@ -259,3 +313,17 @@ def is_error_answer(
         return  # refused, and not with a 5xx; which 4xx it should be is the example requirements' business
     content_type_matches(endpoint, spec, response)
     body_matches_schema(endpoint, spec, response, schemas)
+
+
+def resumes(endpoint: Endpoint, first: StreamResult, replay: StreamResult, after: str) -> None:
+    """A stream resumed from `after` (a Last-Event-ID) replays what came after it, and nothing before."""
+    ids = [str(e["id"]) for e in first.events if isinstance(e, dict) and "id" in e]
+    later = ids[ids.index(after) + 1 :] if after in ids else []
+    again = [str(e["id"]) for e in replay.events if isinstance(e, dict) and "id" in e]
+    if again != later[: len(again)] or (later and not again):
+        fail(
+            f"{endpoint.operation}: resumed after event id {after!r}, the stream replayed ids {again[:8]} "
+            f"instead of those after it {later[:8]} ({_source(endpoint)})",
+            expected=f"the events after id {after}: {later[:8]}",
+            actual=f"ids {again[:8]}",
+        )

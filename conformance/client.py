@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import ssl
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import httpx
+
+from .connection import Connection
 
 MAX_RETRY_AFTER_S = 120.0  # Langflow 1.12+ rate-limits /login with Retry-After: 60
 MAX_429_RETRIES = 3
@@ -21,6 +21,16 @@ class Stats:
     server_seconds: float = 0.0
     ok_responses: int = 0  # 2xx: the vacuous-run guard needs to know whether anything succeeded
     last_request: httpx.Request | None = None  # a failure's curl reproduction (reproduce.curl_of)
+    # The timeout breaker: once a request to an endpoint got no answer in time, the endpoint's other
+    # requests fail at once instead of each waiting out --timeout (a release that hangs a route).
+    route: Callable[[str, str], str | None] | None = None  # (method, path) -> "METHOD /template"
+    breaker: bool = True  # off while cleaning up: a delete is worth its wait
+    stalled: dict[str, float] = field(default_factory=dict)  # endpoint -> seconds its timeout cost
+    waited_s: float = 0.0  # spent waiting on requests that timed out
+
+
+class EndpointStalled(httpx.TimeoutException):
+    """Not sent: an earlier request to the same endpoint timed out in this run."""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -52,6 +62,16 @@ class _TimedBody(httpx.SyncByteStream):
                 self.stats.server_seconds += time.perf_counter() - started
             yield chunk
 
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A kept-alive connection the server had just closed (seen on 1.4.3 after a 307): an
+            # idempotent request gets one fresh connection; a server that keeps resetting fails.
+            if request.method not in ("GET", "HEAD"):
+                raise
+            return self.inner.handle_request(request)
+
     def close(self) -> None:
         self.inner.close()
 
@@ -77,16 +97,23 @@ class CountingRetryTransport(httpx.BaseTransport):
         if self.after_5xx:
             self.after_5xx = False
             self._drop_idle_connections()
+        route = self.stats.route(request.method, request.url.path) if self.stats.route else None
+        if route is not None and self.stats.breaker and route in self.stats.stalled:
+            raise EndpointStalled(
+                f"not sent: a request to {route} already went unanswered for {self.stats.stalled[route]:.0f} s "
+                "in this run (the endpoint hangs on this deployment)",
+                request=request,
+            )
         for attempt in range(MAX_429_RETRIES + 1):
             started = time.perf_counter()
             try:
-                response = self.inner.handle_request(request)
-            except (httpx.ReadError, httpx.RemoteProtocolError):
-                # A kept-alive connection the server had just closed (seen on 1.4.3 after a 307):
-                # an idempotent request gets one fresh connection; a server that keeps resetting fails.
-                if request.method not in ("GET", "HEAD"):
-                    raise
-                response = self.inner.handle_request(request)
+                response = self._send(request)
+            except httpx.TimeoutException:
+                waited = time.perf_counter() - started
+                self.stats.waited_s += waited
+                if route is not None:
+                    self.stats.stalled.setdefault(route, waited)
+                raise
             self.stats.requests += 1
             self.stats.last_request = request
             self.stats.server_seconds += time.perf_counter() - started
@@ -107,29 +134,39 @@ class CountingRetryTransport(httpx.BaseTransport):
             time.sleep(wait)
         raise AssertionError("unreachable")
 
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self.inner.handle_request(request)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            # A kept-alive connection the server had just closed (seen on 1.4.3 after a 307): an
+            # idempotent request gets one fresh connection; a server that keeps resetting fails.
+            if request.method not in ("GET", "HEAD"):
+                raise
+            return self.inner.handle_request(request)
+
     def close(self) -> None:
         self.inner.close()
 
 
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every client: building one reads the CA bundle (20 ms each, and the auth
-    requirements make a client apiece)."""
-    return httpx.create_ssl_context()
+DIRECT = Connection()  # no private CA, no client certificate, no extra headers
 
 
-def make_client(root: str, auth: httpx.Auth, timeout: float, stats: Stats | None = None) -> httpx.Client:
+def make_client(
+    root: str, auth: httpx.Auth, timeout: float, stats: Stats | None = None, connection: Connection = DIRECT
+) -> httpx.Client:
     # Keep-alive below the server's, so a pooled connection is never one the server is closing:
     # uvicorn's default is 5 s, gunicorn's (1.1-era `langflow run`) 2 s.
     limits = httpx.Limits(keepalive_expiry=1.5)
-    transport = CountingRetryTransport(httpx.HTTPTransport(verify=_tls(), retries=0, limits=limits), stats or Stats())
+    inner = httpx.HTTPTransport(
+        verify=connection.ssl_context, retries=0, limits=limits, proxy=connection.proxy_for(root)
+    )
     return httpx.Client(
         base_url=root.rstrip("/"),
         auth=auth,
         timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        transport=transport,
+        transport=CountingRetryTransport(inner, stats or Stats()),
         follow_redirects=False,  # redirects are part of the contract (/folders -> /projects)
-        headers={"accept": "application/json", "user-agent": "langflow-conformance"},
+        headers={"accept": "application/json", "user-agent": "langflow-conformance", **dict(connection.headers)},
     )
 
 

@@ -8,15 +8,18 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 from jsonschema import Draft202012Validator
 
+from .contract.loader import CONTRACT_PACKAGE
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_VACUOUS, OptionError
+from .known import known_for
 
-BASELINE_SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "report" / "baseline.schema.json"
+BASELINE_SCHEMA = ("report", "baseline.schema.json")  # the tool's own format, in conformance.schemas
 FAILING = ("fail", "error")
 
 
@@ -25,6 +28,7 @@ class Entry:
     id: str
     reason: str
     expires: dt.date | None = None
+    may_pass: str | None = None  # why it may not fail on a given run (intermittent, one database): never stale
 
     def expired(self, today: dt.date) -> bool:
         return self.expires is not None and self.expires < today
@@ -44,9 +48,8 @@ class Baseline:
         except yaml.YAMLError as exc:
             raise OptionError(f"{option} {path}: not YAML ({str(exc).splitlines()[0]})") from None
         data = json.loads(json.dumps(data, default=str))  # YAML dates -> "YYYY-MM-DD" for the schema
-        validator = Draft202012Validator(
-            json.loads(BASELINE_SCHEMA.read_text()), format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        schema = resources.files(CONTRACT_PACKAGE).joinpath(*BASELINE_SCHEMA).read_text()
+        validator = Draft202012Validator(json.loads(schema), format_checker=Draft202012Validator.FORMAT_CHECKER)
         error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
         if error is not None:
             where = "/".join(map(str, error.absolute_path)) or "the top level"
@@ -56,8 +59,14 @@ class Baseline:
             if raw["id"] in entries:
                 raise OptionError(f"{option} {path}: {raw['id']} is listed twice")
             expires = dt.date.fromisoformat(raw["expires"]) if raw.get("expires") else None
-            entries[raw["id"]] = Entry(raw["id"], raw["reason"], expires)
+            entries[raw["id"]] = Entry(raw["id"], raw["reason"], expires, raw.get("may_pass"))
         return cls(path, entries)
+
+    @classmethod
+    def known(cls, release: str) -> Baseline:
+        """`--baseline known`: the deviations docs/findings.md writes up for this release."""
+        entries = {k.id: Entry(k.id, k.label, None, k.may_pass) for k in known_for(release).values()}
+        return cls(Path(f"known deviations of Langflow {release} (docs/findings.md)"), entries)
 
 
 def write_baseline(path: Path, failures: Iterable[dict[str, Any]], previous: Baseline | None) -> int:
@@ -69,10 +78,13 @@ def write_baseline(path: Path, failures: Iterable[dict[str, Any]], previous: Bas
         entry: dict[str, Any] = {"id": r["id"], "reason": reason}
         if old and old.expires:
             entry["expires"] = old.expires.isoformat()
+        if old and old.may_pass:
+            entry["may_pass"] = old.may_pass
         entries.append(entry)
     header = (
         "# langflow-conformance baseline: known failures that do not fail the run.\n"
-        "# Each entry: id (a requirement id of report.json), reason, optional expires (YYYY-MM-DD).\n"
+        "# Each entry: id (a requirement id of report.json), reason, optional expires (YYYY-MM-DD), optional\n"
+        "# may_pass (why it may not fail on every run: never stale).\n"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + yaml.safe_dump({"entries": entries}, sort_keys=False, allow_unicode=True, width=120))
@@ -140,7 +152,7 @@ def evaluate(
         else:
             baselined.append(r["id"])
     passing = {r["id"] for r in report["requirements"] if r["outcome"] == "pass" and r["api_version"] in gate}
-    stale = sorted(set(entries) & passing)
+    stale = sorted({e for e in set(entries) & passing if not entries[e].may_pass})
     reasons = []
     if new:
         reasons.append(f"{len(new)} new failure(s): {', '.join(new[:10])}{' ...' if len(new) > 10 else ''}")

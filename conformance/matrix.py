@@ -28,7 +28,7 @@ from .secrets import mask
 # Options a target gets from the matrix itself, never passed through.
 OWN = {"--server", "--api-key", "--langflow-version", "--matrix", "--matrix-jobs", "--report-dir", "--compare"}
 # Credentials go to a target through its environment, never its command line (ps shows argv).
-BY_ENVIRONMENT = {"--token", "--username", "--password"}
+BY_ENVIRONMENT = {"--token", "--username", "--password", "--header"}
 NOT_FOR_MATRIX = {"--sweep", "--dump-contract", "--update-baseline"}
 HEARTBEAT_S = 30.0
 STOP_GRACE_S = 90.0  # a target tears down its ledger and its embedded Langflow after Ctrl-C
@@ -60,6 +60,8 @@ def targets(settings: Settings) -> list[Target]:
     }
     for opt in OPTIONS:
         value = getattr(settings, opt.dest.removeprefix("lfc_"), None)
+        if opt.flag == "--header":  # one per line: a header value may hold commas
+            value = "\n".join(f"{name}: {v}" for name, v in settings.connection.headers)
         if opt.flag in BY_ENVIRONMENT and value and settings.sources.get(opt.flag) == "command line":
             base_env[opt.env] = str(value)
     if settings.matrix:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .connection import Connection
 from .errors import OptionError
 from .urls import normalize_server_url
 
@@ -83,6 +84,32 @@ OPTIONS: tuple[Option, ...] = (
         "Check against this contract edition instead of the one chosen from the server's release.",
     ),
     Option("--timeout", "LANGFLOW_CONFORMANCE_TIMEOUT", "Seconds per HTTP request.", default="30"),
+    Option(
+        "--ca-bundle",
+        "LANGFLOW_CONFORMANCE_CA_BUNDLE",
+        "PEM file of the CA(s) that signed the server's certificate (a private CA). Default: SSL_CERT_FILE, "
+        "REQUESTS_CA_BUNDLE, else the system's trust store.",
+    ),
+    Option("--client-cert", "LANGFLOW_CONFORMANCE_CLIENT_CERT", "PEM client certificate for mutual TLS."),
+    Option(
+        "--client-key",
+        "LANGFLOW_CONFORMANCE_CLIENT_KEY",
+        "PEM private key of --client-cert (when the certificate file does not hold it).",
+    ),
+    Option(
+        "--insecure",
+        "LANGFLOW_CONFORMANCE_INSECURE",
+        "Do not verify the server's TLS certificate (warned about on the terminal and in every report view).",
+        flag_only=True,
+    ),
+    Option(
+        "--header",
+        "LANGFLOW_CONFORMANCE_HEADER",
+        "'Name: value' sent on every request of the run, e.g. the token an access proxy (oauth2-proxy, "
+        "Cloudflare Access, IAP) wants; repeat it for several (the variable: one per line). Values are secret.",
+        secret=True,
+        repeatable=True,
+    ),
     Option(
         "--seed",
         "LANGFLOW_CONFORMANCE_SEED",
@@ -165,6 +192,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 TRUE = ("1", "true", "yes", "on")
+LINES = "\n"
+LINE_LISTS = {"--header"}  # values that may hold commas: one per line in their variable
 
 
 @dataclass
@@ -195,6 +224,7 @@ class Settings:
     servers: tuple[str, ...] = ()  # every --server given (more than one: a matrix of deployments)
     api_keys: tuple[str, ...] = ()
     matrix_jobs: int = 2
+    connection: Connection = field(default_factory=Connection)
     sources: dict[str, str] = field(default_factory=dict)  # option -> "command line" / "$ENV" / "default"
 
     @property
@@ -211,8 +241,8 @@ def _raw_values(getoption: Any, environ: dict[str, str]) -> tuple[dict[str, str 
     sources: dict[str, str] = {}
     for opt in OPTIONS:
         value = getoption(opt.dest)
-        if isinstance(value, list):  # a repeatable option: its values, comma-joined, split again below
-            value = ",".join(value) if value else None
+        if isinstance(value, list):  # a repeatable option: its values joined, split again below
+            value = (LINES if opt.flag in LINE_LISTS else ",").join(value) if value else None
         source = "command line"
         if value is None and environ.get(opt.env):
             value, source = environ[opt.env], f"${opt.env}"
@@ -290,6 +320,15 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
             Version(release)
         except InvalidVersion:
             raise OptionError(f"{origin(flag)} {release!r} is not a release number like 1.13.0") from None
+    headers = tuple(h for h in (v["--header"] or "").split(LINES) if h.strip())
+    connection = Connection.from_options(
+        v["--ca-bundle"],
+        v["--client-cert"],
+        v["--client-key"],
+        str(v["--insecure"]).lower() in TRUE,
+        headers,
+        environ,
+    )
     return Settings(
         server=server,
         api_key=api_keys[0] if api_keys else None,
@@ -317,6 +356,7 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
         servers=servers,
         api_keys=api_keys,
         matrix_jobs=int(numbers["--matrix-jobs"]),
+        connection=connection,
         sources=sources,
     )
 

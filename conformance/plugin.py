@@ -12,26 +12,32 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from . import auth as auth_mod
 from . import drift
+from .activation import SUITE_DIR, names_the_suite
 from .checks import ContractViolation
 from .client import Stats, make_client
 from .contract import Contract, SelectedContract, load_contract
 from .contract.openapi import build_document
+from .contract.routes import Routes
 from .errors import EXIT_TARGET, ConformanceError, OptionError, TargetError
 from .gate import Baseline, evaluate, vacuous_reasons, write_baseline
 from .generation import Budget, DerivedSchema
+from .known import KNOWN, known_for
 from .ledger import Ledger, new_run_id, run_prefix
 from .matrix import run_matrix
 from .options import OPTIONS, Settings, resolve
+from .profile import profile as deployment_profile
 from .provision import EmbeddedLangflow, provision, stderr_progress, terminate_like_interrupt
 from .report import build as build_report
 from .report import write as write_report
 from .report.compare import compare, load_previous
+from .report.model import warnings as report_warnings
 from .reproduce import curl_of
 from .requirements import KINDS, NOT_APPLICABLE, Context, Requirement, placeholders, requirements_for
 from .resources import (
@@ -47,10 +53,8 @@ from .resources import (
 from .secrets import SECRETS, mask
 from .target import LOGIN, TargetInfo, discover
 
-SUITE_DIR = Path(__file__).parent / "suite"
 DETAILS = ("property", "reproduce", "drift")  # record_property keys (JSON) copied into report.json
 FAILURE_DETAILS = ("expected", "actual", "curl")  # strings a failure carries into report.json
-SUITE_MODULE = "conformance.suite"
 API_KEY_CREATE = "api-keys.create"
 API_KEY_DELETE = "api-keys.delete"
 
@@ -97,9 +101,14 @@ class Run:
 
     def http(self) -> httpx.Client:
         if self.client is None:
-            assert self.target is not None and self.auth is not None
-            self.client = make_client(self.target.url, self.auth, self.settings.timeout, self.stats)
+            assert self.auth is not None
+            self.client = self.make_client(self.auth)
         return self.client
+
+    def make_client(self, auth: httpx.Auth) -> httpx.Client:
+        """A client of this run: its target, timeout, request counts and connection settings."""
+        assert self.target is not None
+        return make_client(self.target.url, auth, self.settings.timeout, self.stats, self.settings.connection)
 
     def generator(self) -> DerivedSchema:
         """schemathesis over the derived contract, loaded once per process."""
@@ -149,14 +158,12 @@ class Run:
                 main.client.request(**request_kwargs(activate, main.values(kind, user), main.content))
             assert self.target is not None and user.password is not None
             auth = auth_mod.LoginAuth(self.target.url, self.contract.endpoint(LOGIN).path, user.name, user.password)
-            login = make_client(self.target.url, auth, self.settings.timeout, self.stats)
+            login = self.make_client(auth)
             self.extra_clients.append(login)
             # /run and friends take only API keys: the throwaway user gets one (deleted before it).
             owner = f"user {user.name}"
             key = Resources(login, main.contract, main.kinds, main.ledger, owner=owner).create("api_key")
-            client = make_client(
-                self.target.url, auth_mod.ApiKeyAuth(str(key.field("api_key"))), self.settings.timeout, self.stats
-            )
+            client = self.make_client(auth_mod.ApiKeyAuth(str(key.field("api_key"))))
             self.extra_clients.append(client)
             self.throwaway = Resources(client, main.contract, main.kinds, main.ledger, owner=owner)
         return self.throwaway
@@ -176,6 +183,7 @@ class Run:
             return []
         self.closed = True
         failures: list[str] = []
+        self.stats.breaker = False  # cleanup waits for every delete, hanging endpoint or not
         if self.ledger is not None:
             made = [e for e in self.ledger.entries if e.kind != "derived"]
             if made:
@@ -263,14 +271,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _suite_requested(config: pytest.Config) -> bool:
     """Does this pytest invocation collect the conformance suite? (Not when running tests/.)"""
-    for arg in config.args:
-        target = arg.split("::")[0]
-        if target == "conformance" or target.startswith(SUITE_MODULE):
-            return True
-        path = Path(config.invocation_params.dir, target).resolve()
-        if path == SUITE_DIR or SUITE_DIR in path.parents or path in SUITE_DIR.parents:
-            return True
-    return False
+    return names_the_suite(config.args, bool(config.option.pyargs), config.invocation_params.dir)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -292,7 +293,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _CONTROLLER_RUN["run"] = run
     try:
-        if settings.baseline is not None:
+        if settings.baseline is not None and str(settings.baseline) != KNOWN:  # `known`: read once the release is
             run.baseline = Baseline.load(settings.baseline)
         if settings.compare is not None:
             run.previous = load_previous(settings.compare)
@@ -398,6 +399,16 @@ def _discover(run: Run) -> None:
     if traded and settings.mode != "read-only" and not settings.sweep:
         _run_scoped_api_key(run)
     _select_edition(run)
+    assert run.selected is not None
+    _route_requests(run)
+    off = run.embedded.features_off if run.embedded is not None else None
+    run.target.profile = deployment_profile(run.http(), run.selected, run.target.config, run.target.auto_login, off)
+
+
+def _route_requests(run: Run) -> None:
+    """The timeout breaker learns which endpoint each request is for."""
+    assert run.selected is not None and run.target is not None
+    run.stats.route = Routes(run.selected.endpoints, urlsplit(run.target.url).path).match
 
 
 def _dump_contract(run: Run, release: str) -> None:
@@ -447,6 +458,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"{run.selected.edition.id} ({run.edition_source}), auth {run.target.auth}, "
             f"mode {run.settings.mode}"
         )
+        if run.settings.connection.insecure:
+            stderr_progress("WARNING: --insecure: the server's TLS certificate is not verified")
+        for feature, state in (run.target.profile.get("features") or {}).items():
+            if state.get("on") is False:
+                stderr_progress(f"feature {feature} is off here ({state['how']}); its requirements are skipped")
 
 
 def _sweep(run: Run) -> None:
@@ -481,7 +497,9 @@ def _from_controller(run: Run, data: dict[str, Any]) -> None:
     run.target = TargetInfo.from_dict(data["target"])
     run.auth = auth_mod.from_wire(data["auth"])
     run.edition_source = data["edition_source"]
-    run.selected = run.contract.select(run.target.release, data["edition"])
+    forced = data["edition"] if data["edition_source"] == "option" else None
+    run.selected = run.contract.select(run.target.release, forced)
+    _route_requests(run)
     run.ledger = Ledger(prefix=run.prefix)
     run.login = tuple(data["login"]) if data.get("login") else None  # type: ignore[assignment]
     if run.login:
@@ -522,6 +540,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             run.resource_kinds(),
             login=run.login is not None,
             bearer="bearer" in run.cache,
+            profile=run.target.profile,
         )
         reqs = [r for r in requirements_for(kinds[0], ctx) if not cases or r.case in cases]
     metafunc.parametrize("requirement", reqs, ids=[r.id for r in reqs])
@@ -666,6 +685,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                     "requests": run.stats.requests,
                     "server_seconds": run.stats.server_seconds,
                     "ok_responses": run.stats.ok_responses,
+                    "waited_s": run.stats.waited_s,
+                    "stalled": run.stats.stalled,
                     "cleanup_failures": run.ledger.failures if run.ledger else [],
                 }
             )
@@ -677,8 +698,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "contract": {
             "edition": run.selected.edition.id,
             "edition_source": run.edition_source,
-            "documents": list(run.selected.edition.documents),
+            "documents": _documents(run.selected),
+            "editions_used": run.selected.editions_used(),
+            "digest": run.contract.digest,
         },
+        "connection": run.settings.connection.describe(run.target.url),
         "mode": run.settings.mode,
         "started_at": run.started.isoformat(),
         "duration_s": round(time.monotonic() - run.started_monotonic, 2),
@@ -686,6 +710,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "server_seconds": round(run.stats.server_seconds + sum(w["server_seconds"] for w in workers), 3),
         "ok_responses": run.stats.ok_responses + sum(w["ok_responses"] for w in workers),
         "workers": len(workers),
+        "timeouts": _timeouts(run, workers),
         "exit_status": int(exitstatus),
         "cleanup_failures": [mask(f) for f in cleanup_failures],
         "property": {
@@ -700,11 +725,42 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run.report_path = write_report(run.report, run.settings.report_dir / run.run_id)
 
 
+def _documents(selected: SelectedContract) -> list[str]:
+    """The documents of every edition that judged some endpoint of this run."""
+    documents: list[str] = []
+    for edition_id in selected.editions_used():
+        edition = selected.contract.editions.get(edition_id)
+        documents += [d for d in (edition.documents if edition else ()) if d not in documents]
+    return documents
+
+
+def _timeouts(run: Run, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """How long the run waited on requests that timed out, and the endpoints that hung."""
+    stalled = dict(run.stats.stalled)
+    for w in workers:
+        for endpoint, seconds in (w.get("stalled") or {}).items():
+            stalled[endpoint] = max(seconds, stalled.get(endpoint, 0.0))
+    waited = run.stats.waited_s + sum(w.get("waited_s", 0.0) for w in workers)
+    return {"waited_s": round(waited, 1), "stalled": {k: round(v, 1) for k, v in sorted(stalled.items())}}
+
+
+def mark_known_deviations(report: dict[str, Any]) -> None:
+    """Every view says which failures are deviations docs/findings.md writes up for this release."""
+    known = known_for(report["target"]["release"])
+    for r in report["requirements"]:
+        if r["outcome"] in ("fail", "error") and r["id"] in known:
+            k = known[r["id"]]
+            r["known_deviation"] = {"finding": k.finding, "label": k.label}
+
+
 def _gate(run: Run, session: pytest.Session) -> None:
     """Comparison, baseline and gate sections; the gate's verdict becomes the exit code unless pytest
     itself ended the run otherwise (interrupted, usage error, nothing collected)."""
     report, settings = run.report, run.settings
     assert report is not None and run.selected is not None
+    mark_known_deviations(report)
+    if str(settings.baseline) == KNOWN:
+        run.baseline = Baseline.known(run.selected.release)
     if run.previous is not None and settings.compare is not None:
         report["comparison"] = compare(report, run.previous, settings.compare)
     baseline = run.baseline
@@ -730,6 +786,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     report = run.report
     tr = terminalreporter
     tr.section("langflow conformance")
+    for warning in report_warnings(report):
+        tr.write_line(f"WARNING: {warning}", red=True, bold=True)
     tr.write_line(
         f"Langflow {report['target']['release']} at {report['target']['url']} · edition "
         f"{report['contract']['edition']} · mode {report['mode']} · {report['requests']} requests"
@@ -751,6 +809,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f"SKIPPED {c['skipped']}   not applicable {c['not_applicable']}",
                 yellow=bool(c["skipped"]),
             )
+    hung = report.get("timeouts") or {}
+    if hung.get("stalled"):
+        tr.write_line(
+            f"  timeouts     waited {hung['waited_s']:.0f} s on requests that got no answer; endpoints that hung "
+            f"(their other requests failed at once): {', '.join(hung['stalled'])}",
+            red=True,
+        )
+    features = (report["target"].get("profile") or {}).get("features") or {}
+    off = [f"{f} ({s['setting']})" for f, s in features.items() if s.get("on") is False]
+    if off:
+        tr.write_line(f"  features off on this deployment (their requirements skipped): {', '.join(off)}", yellow=True)
     if any(r["kind"] == "property" and r["outcome"] in ("pass", "fail") for r in report["requirements"]):
         p = report["property"]
         tr.write_line(f"  property     seed {p['seed']} (--seed), {p['examples']} generated requests per requirement")
@@ -828,7 +897,7 @@ def lf_client(lf_run: Run) -> httpx.Client:
 @pytest.fixture(scope="session")
 def lf_anonymous(lf_run: Run) -> Iterator[httpx.Client]:
     assert lf_run.target is not None
-    with make_client(lf_run.target.url, auth_mod.Anonymous(), lf_run.settings.timeout, lf_run.stats) as client:
+    with lf_run.make_client(auth_mod.Anonymous()) as client:
         yield client
 
 

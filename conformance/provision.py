@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import servers
 from .errors import ProvisionError
 from .secrets import SECRETS
 
@@ -34,15 +35,36 @@ INSTALL_TIMEOUT_S = 1800.0
 EXCLUDE_NEWER_AFTER_RELEASE = dt.timedelta(days=3)
 PYPI_JSON = "https://pypi.org/pypi/langflow/json"  # the project document lists every release's files
 
-# What the embedded server is started with, recorded in the report: every documented feature
-# reachable, so that no skip is caused by our own server's configuration (DESIGN.md).
-EMBEDDED_SETTINGS = {
+# What the embedded server is always started with; on top, each optional feature's settings
+# (schemas/features.yaml `embedded`) switch every documented feature on, so that no skip is caused by
+# our own server's configuration (DESIGN.md). Both are recorded in the report.
+BASE_SETTINGS = {
     "LANGFLOW_AUTO_LOGIN": "false",
-    "LANGFLOW_ENABLE_LOG_RETRIEVAL": "true",
-    "LANGFLOW_LOG_RETRIEVER_BUFFER_SIZE": "10000",
     "LANGFLOW_NEW_USER_IS_ACTIVE": "true",
     "DO_NOT_TRACK": "true",
 }
+
+
+def feature_settings() -> dict[str, dict[str, str]]:
+    """Feature id -> the settings that switch it on, from the contract."""
+    from .contract import load_contract
+
+    return {f.id: f.embedded for f in load_contract().features if f.embedded}
+
+
+def embedded_settings() -> dict[str, str]:
+    """The embedded default's settings: the base and every feature switched on."""
+    merged = dict(BASE_SETTINGS)
+    for settings in feature_settings().values():
+        merged.update(settings)
+    return merged
+
+
+def __getattr__(name: str) -> dict[str, str]:
+    # EMBEDDED_SETTINGS, read from the contract when first asked for (tests build on it).
+    if name == "EMBEDDED_SETTINGS":
+        return embedded_settings()
+    raise AttributeError(name)
 
 
 def stderr_progress(message: str) -> None:
@@ -230,6 +252,8 @@ class EmbeddedLangflow:
     password: str
     process: subprocess.Popen[bytes] | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    features_off: dict[str, str] = field(default_factory=dict)  # feature -> why the server runs without it
+    database_url: str | None = None  # None: a sqlite file in workdir
 
     @property
     def url(self) -> str:
@@ -240,14 +264,20 @@ class EmbeddedLangflow:
         return self.workdir / "langflow.log"
 
     def describe(self) -> dict[str, object]:
-        return {"release": self.version, "venv": str(self.venv), "port": self.port, "settings": self.settings}
+        return {
+            "release": self.version,
+            "venv": str(self.venv),
+            "port": self.port,
+            "settings": self.settings,
+            "features_off": self.features_off,
+        }
 
     def start(self, progress: Progress = stderr_progress, health_path: str = "/health_check") -> None:
         env = {
             **os.environ,
             **self.settings,
             "LANGFLOW_CONFIG_DIR": str(self.workdir / "config"),
-            "LANGFLOW_DATABASE_URL": f"sqlite:///{self.workdir / 'langflow.db'}",
+            "LANGFLOW_DATABASE_URL": self.database_url or f"sqlite:///{self.workdir / 'langflow.db'}",
             "LANGFLOW_SUPERUSER": self.username,
             "LANGFLOW_SUPERUSER_PASSWORD": self.password,
         }
@@ -274,30 +304,33 @@ class EmbeddedLangflow:
         _RUNNING.append(self)
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
+                cmd,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
+                preexec_fn=servers.die_with_parent if servers.may_die_with_parent() else None,
             )
+        servers.register(cache_dir(), self.process.pid, self.version, self.port, self.workdir)
         next_note = 15.0
         while True:
             elapsed = time.monotonic() - started
             if self.process.poll() is not None:
-                tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
-                raise ProvisionError(
-                    f"Langflow {self.version} exited with code {self.process.returncode} "
-                    f"while starting: {' | '.join(tail)[:300]}; log: {self.log}"
-                )
+                code = self.process.returncode
+                raise StartFailed(self, f"exited with code {code} while starting", self._cause())
             if self._healthy(health_path):
                 progress(f"Langflow {self.version} is ready after {elapsed:.0f} s")
                 return
             if elapsed > START_TIMEOUT_S:
-                self.stop()
-                raise ProvisionError(
-                    f"Langflow {self.version} did not answer {health_path} within "
-                    f"{START_TIMEOUT_S:.0f} s; log: {self.log}"
-                )
+                raise StartFailed(self, f"did not answer {health_path} within {START_TIMEOUT_S:.0f} s", self._cause())
             if elapsed > next_note:
                 progress(f"waiting for Langflow {self.version} to answer {health_path}: {elapsed:.0f} s")
                 next_note += 15.0
             time.sleep(1.0)
+
+    def _cause(self) -> str:
+        return servers.cause_line(self.log.read_text(errors="replace")) if self.log.is_file() else "(no log)"
 
     def _healthy(self, health_path: str) -> bool:
         try:
@@ -320,7 +353,9 @@ class EmbeddedLangflow:
     def _stop_process(self) -> None:
         _RUNNING[:] = [s for s in _RUNNING if s is not self]
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -329,15 +364,96 @@ class EmbeddedLangflow:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+        # Workers the server forked may outlive it in its process group: none survives the run.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        servers.unregister(cache_dir(), process.pid)
+
+
+class StartFailed(ProvisionError):
+    """A start that failed: one line with the cause, the log kept where the message says."""
+
+    def __init__(self, server: EmbeddedLangflow, what: str, cause: str) -> None:
+        self.cause, self.exited = cause, what.startswith("exited")
+        kept = servers.keep_log(cache_dir(), server.log, server.version)
+        where = f"log kept at {kept}" if kept else "no log was written"
+        super().__init__(f"Langflow {server.version} {what}: {cause}; {where}")
 
 
 def provision(
-    version: str, progress: Progress = stderr_progress, settings: dict[str, str] | None = None
+    version: str,
+    progress: Progress = stderr_progress,
+    settings: dict[str, str] | None = None,
+    features: dict[str, dict[str, str]] | None = None,
+    database_url: str | None = None,
 ) -> EmbeddedLangflow:
     """Install (or reuse) the release and start it with a temporary database and fresh superuser.
 
-    `settings` replaces EMBEDDED_SETTINGS (the project's tests start servers with other defaults)."""
+    By default it starts with BASE_SETTINGS and every optional feature switched on; a feature whose
+    settings stop this release from starting is left off (said in one line, remembered per release,
+    recorded in `features_off`). `settings` replaces all that (the project's tests start servers
+    with other defaults); `database_url` replaces the temporary sqlite file (the tests' PostgreSQL)."""
     venv = ensure_installed(version, progress)
+    servers.reap_orphans(cache_dir(), progress)
+    if settings is not None:
+        return _start(version, venv, dict(settings), {}, progress, database_url)
+    wanted = feature_settings() if features is None else features
+    known = _known_breakers(version)
+    off = {f: reason for f, reason in known.items() if f in wanted}
+    try:
+        return _start(version, venv, _settings(wanted, off), off, progress, database_url)
+    except StartFailed as failed:
+        if not failed.exited or len(off) == len(wanted):
+            raise
+        first = failed
+    # An optional feature may be what breaks this release's start (1.6.9's log buffer): find it.
+    for feature in [f for f in wanted if f not in off]:
+        progress(f"Langflow {version} did not start ({first.cause}); trying again without {feature}")
+        try:
+            server = _start(version, venv, _settings(wanted, {**off, feature: ""}), {}, progress, database_url)
+        except StartFailed:
+            continue
+        reason = f"the embedded Langflow {version} does not start with it ({first.cause})"
+        server.features_off = {**off, feature: reason}
+        _remember_breaker(version, feature, reason)
+        progress(f"Langflow {version} runs without {feature}: it does not start with {feature} on")
+        return server
+    raise first
+
+
+def _settings(wanted: dict[str, dict[str, str]], off: dict[str, str]) -> dict[str, str]:
+    merged = dict(BASE_SETTINGS)
+    for feature, values in wanted.items():
+        if feature not in off:
+            merged.update(values)
+    return merged
+
+
+def _breakers_file(version: str) -> Path:
+    return cache_dir() / "venvs" / f"{version}.features-off.json"
+
+
+def _known_breakers(version: str) -> dict[str, str]:
+    try:
+        return dict(json.loads(_breakers_file(version).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember_breaker(version: str, feature: str, reason: str) -> None:
+    path = _breakers_file(version)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**_known_breakers(version), feature: reason}, indent=1))
+
+
+def _start(
+    version: str,
+    venv: Path,
+    settings: dict[str, str],
+    off: dict[str, str],
+    progress: Progress,
+    database_url: str | None = None,
+) -> EmbeddedLangflow:
     password = secrets.token_urlsafe(18)
     SECRETS.add(password)
     server = EmbeddedLangflow(
@@ -347,7 +463,9 @@ def provision(
         port=free_port(),
         username="lfc-admin",
         password=password,
-        settings=dict(EMBEDDED_SETTINGS if settings is None else settings),
+        settings=settings,
+        features_off=dict(off),
+        database_url=database_url,
     )
     try:
         server.start(progress)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .contract import Endpoint, SelectedContract
 from .generation import NEGATIVE, POSITIVE, STATEFUL, PropertyConfig, can_be_invalid, has_request_schema
+from .profile import off_reason
 from .resources import ResourceKinds
 from .stateful import stateful_steps
 
@@ -31,8 +32,9 @@ MUST, SHOULD = "MUST", "SHOULD"
 MODE_ALLOWS = {
     "read-only": {"read"},
     "isolated": {"read", "creates-own"},
-    "full": {"read", "creates-own", "user-destructive"},
+    "full": {"read", "creates-own", "user-destructive", "install-wide"},
 }
+FULL_ONLY = ("user-destructive", "install-wide")
 NOT_APPLICABLE = "not applicable: "  # skip reasons with this prefix are reported as not applicable
 
 
@@ -94,11 +96,12 @@ class Context:
     kinds: ResourceKinds
     login: bool = False  # username and password are known (login, @superuser placeholders)
     bearer: bool = False  # a Bearer JWT is at hand (from the login, or AUTO_LOGIN's)
+    profile: dict[str, Any] | None = None  # the deployment profile (profile.py): features on or off
 
     def mode_skip(self, safety: str) -> str | None:
         if safety in MODE_ALLOWS[self.mode]:
             return None
-        where = "full mode" if safety == "user-destructive" else "isolated or full mode"
+        where = "full mode" if safety in FULL_ONLY else "isolated or full mode"
         return f"mode {self.mode}: {safety} requests run only in {where}"
 
     def creation_skip(self, endpoint: Endpoint) -> str | None:
@@ -121,6 +124,9 @@ def _common_skip(
     reason = ctx.contract.not_applicable_reason(endpoint)
     if reason:
         return NOT_APPLICABLE + reason
+    off = off_reason(ctx.profile, ctx.contract, endpoint.feature)
+    if off:
+        return off
     if superuser_needed and endpoint.auth == "superuser" and ctx.superuser is False:
         return "superuser credentials not given (the suite's user is not a superuser)"
     if endpoint.safety == "needs-external-service":
@@ -129,6 +135,8 @@ def _common_skip(
     skip = ctx.mode_skip(safety)
     if skip is None and safety == "user-destructive":
         skip = ctx.throwaway_skip()
+    if skip is None and safety == "install-wide" and ctx.superuser is False:
+        skip = "superuser credentials not given: install-wide writes (restored at the end) need a superuser"
     return skip
 
 
@@ -178,8 +186,8 @@ def _auth(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
         skip = f"{NOT_APPLICABLE}redirects in this release; the target endpoint's own auth requirements cover it"
     level = level_of(endpoint)
     yield Requirement(f"{endpoint.id}.auth-required", "auth", level, endpoint, skip, "auth-required")
-    if endpoint.stream or endpoint.raw.get("disabled"):
-        return  # long-lived or switchable answers: acceptance is what the example requirement shows
+    if endpoint.stream:
+        return  # long-lived answers: acceptance is what the stream requirement shows
     accepted_skip = skip or _common_skip(endpoint, ctx) or ctx.creation_skip(endpoint)
     for case in ("key-in-header", "key-in-query"):
         yield Requirement(f"{endpoint.id}.{case}", "auth", level, endpoint, accepted_skip, case)
@@ -339,9 +347,10 @@ def _properties(ctx: Context) -> Iterator[Requirement]:
 def _drift(endpoint: Endpoint, ctx: Context) -> Iterator[Requirement]:
     if endpoint.method == "WS":
         return
-    # Only the edition decides: a listing needs no mode, service or superuser.
+    # Only the edition and the features decide: a listing needs no mode, service or superuser (a
+    # switched-off feature's router is absent on purpose).
     reason = ctx.contract.not_applicable_reason(endpoint)
-    skip = NOT_APPLICABLE + reason if reason else None
+    skip = NOT_APPLICABLE + reason if reason else off_reason(ctx.profile, ctx.contract, endpoint.feature)
     yield Requirement(f"{endpoint.id}.listed", "drift", level_of(endpoint), endpoint, skip, "listed")
 
 

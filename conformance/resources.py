@@ -29,7 +29,7 @@ from .secrets import SECRETS
 # Every run names its resources "lfc-<8 hex>-..." (ledger.run_prefix): --sweep matches exactly that
 # shape, so "lfc-admin" or a user's own "lfc-notes" is never touched.
 RUN_NAME = re.compile(r"lfc-[0-9a-f]{8}-")
-_TEMPLATE = re.compile(r"\{([a-z_0-9]+)\}")
+_TEMPLATE = re.compile(r"\{([a-z_0-9]+(?:\.[a-z_0-9]+)*)\}")
 # A 1x1 transparent PNG: the smallest image every release's image route accepts.
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -79,6 +79,16 @@ class Kind:
     @property
     def fresh(self) -> bool:
         return bool(self.raw.get("fresh"))
+
+    @property
+    def setting(self) -> bool:
+        """An install-wide setting the run may change and restores, not a resource it creates."""
+        return bool(self.raw.get("setting"))
+
+    @property
+    def related(self) -> list[str]:
+        """The kinds whose ids a resource of this kind needs: its parent, and what a link joins (`uses`)."""
+        return [k for k in [self.raw.get("parent"), *(self.raw.get("uses") or [])] if k]
 
     def alternatives(self, role: str) -> list[dict[str, Any]]:
         value = self.raw.get(role)
@@ -152,7 +162,10 @@ class ResourceKinds:
         for kind in self.kinds.values():
             if kind.alias:
                 continue
-            if any(alt["endpoint"] == endpoint_id for alt in kind.alternatives("create")):
+            creates = any(alt["endpoint"] == endpoint_id for alt in kind.alternatives("create"))
+            # Two kinds made by the same request (a flow, an agent-typed flow) are one resource: the first
+            # registers it, or its delete would run twice.
+            if creates and not any(k.raw.get("id", "id") == kind.raw.get("id", "id") for k, f in found if f is None):
                 found.append((kind, None))
             for entry in kind.raw.get("created_by", []) or []:
                 eid, id_field = _created_by(entry)
@@ -173,13 +186,31 @@ class ResourceKinds:
         return None
 
 
+_MISSING = object()
+
+
+def _lookup(values: dict[str, Any], name: str) -> Any:
+    """ "name", or "saved.revision": a field of a value (an install-wide setting as read)."""
+    value: Any = values
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
 def expand(template: Any, values: dict[str, Any]) -> Any:
     """Fill "{name}"-style templates: a whole-string template keeps the value's type."""
     if isinstance(template, str):
         whole = _TEMPLATE.fullmatch(template)
-        if whole and whole.group(1) in values:
-            return values[whole.group(1)]
-        return _TEMPLATE.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
+        if whole and _lookup(values, whole.group(1)) is not _MISSING:
+            return _lookup(values, whole.group(1))
+
+        def text(match: re.Match[str]) -> str:
+            value = _lookup(values, match.group(1))
+            return match.group(0) if value is _MISSING else str(value)
+
+        return _TEMPLATE.sub(text, template)
     if isinstance(template, dict):
         return {k: expand(v, values) for k, v in template.items()}
     if isinstance(template, list):
@@ -233,13 +264,17 @@ def request_kwargs(step: Step, values: dict[str, Any], contents: Callable[[str],
     """httpx request arguments for a step: path parameters into the path, the rest as query."""
     params = expand(step.params, values)
     where = {p["name"]: p.get("in") for p in step.endpoint.parameters}
-    path, query = step.endpoint.path, {}
+    path, query, headers = step.endpoint.path, {}, {}
     for name, value in params.items():
         if where.get(name) == "path" or "{" + name + "}" in path:
             path = path.replace("{" + name + "}", str(value))
+        elif where.get(name) == "header":
+            headers[name] = str(value)
         else:
             query[name] = value
     kwargs: dict[str, Any] = {"method": step.endpoint.method, "url": path, "params": query}
+    if headers:
+        kwargs["headers"] = headers
     if step.has_body:
         kwargs["json"] = expand(step.body, values)
     if step.files:
@@ -294,6 +329,7 @@ class Resources:
         self.owner = owner
         self.may_create = may_create  # False in read-only mode: nothing is ever created
         self.shared: dict[str, Record] = {}
+        self.saved: dict[str, Any] = {}  # install-wide settings as they were before the run changed them
         self._graph: dict[str, Any] | None = None
         self._counter = itertools.count(1)
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
@@ -386,9 +422,11 @@ class Resources:
 
     def values(self, kind: Kind, record: Record | None = None, name: str | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {"password": "Lfc-" + secrets.token_urlsafe(12)}
-        parent = kind.raw.get("parent")
-        if parent:
-            values[parent] = record.parents[parent] if record else self.get(parent).id
+        # The parent, and the other resources a link kind joins (`uses`): fresh ones when the server
+        # allows one link per pair (`fresh_parents`), else the run's shared instances.
+        fresh = bool(kind.raw.get("fresh_parents"))
+        for other in kind.related:
+            values[other] = record.parents[other] if record else self.get(other, fresh=fresh).id
         if "echo_graph" in json.dumps(kind.raw):
             values["echo_graph"] = self.echo_graph()
         if record is not None:
@@ -399,6 +437,8 @@ class Resources:
 
     def get(self, kind_name: str, fresh: bool = False) -> Record:
         kind = self.kinds[kind_name]
+        if kind.setting:
+            return self.setting(kind)
         if fresh or kind.fresh:
             return self.create(kind_name)
         if kind_name not in self.shared:
@@ -423,7 +463,7 @@ class Resources:
         if not _ok(response):
             raise ResourceUnavailable(f"creating a {kind_name}: {step.endpoint.operation} answered {_short(response)}")
         body = json_of(response) if response.content else None
-        parents = {p: values[p] for p in [kind.raw.get("parent")] if p}
+        parents = {p: values[p] for p in kind.related}
         ident = self._find(kind, values) if "find" in kind.raw else self.ident(kind, body)
         # A kind whose name is its id (a v1 file's stored name) is known by what the server made of it.
         shown = ident if kind.raw.get("name") == kind.raw.get("id") else name
@@ -433,6 +473,47 @@ class Resources:
             SECRETS.add(str(body.get(kind.raw["secret"])))
         self.track(kind, record)
         return record
+
+    def setting(self, kind: Kind) -> Record:
+        """An install-wide setting (`setting: true`): read before the run's first write and its restore
+        registered in the ledger then; every use reads it again, so a write names the current state."""
+        if kind.name not in self.saved:
+            if not self.may_create:
+                raise ResourceUnavailable(f"mode read-only: the {kind.name} may not be changed")
+            self.saved[kind.name] = self._read_setting(kind)
+            restore = kind.step("restore", self.contract)
+            if restore is None:
+                raise ResourceUnavailable(
+                    f"the {kind.name} cannot be restored on this release: no restore step applies"
+                )
+
+            def put_back() -> None:
+                values = {"saved": self.saved[kind.name], "current": self._read_setting(kind)}
+                response = self.client.request(**request_kwargs(restore, values, self.content))
+                if not _ok(response):
+                    raise ResourceUnavailable(
+                        f"restoring the {kind.name}: {restore.endpoint.operation} answered {_short(response)}"
+                    )
+
+            self.ledger.add(kind.name, f"{self.owner}:{kind.name}", put_back)
+        current = self._read_setting(kind)
+        return Record(kind.name, kind.name, kind.name, current)
+
+    def _read_setting(self, kind: Kind) -> Any:
+        read = kind.step("read", self.contract)
+        if read is None:
+            raise ResourceUnavailable(f"the {kind.name} cannot be read on this release")
+        response = self.client.request(**request_kwargs(read, {}, self.content))
+        if not _ok(response):
+            raise ResourceUnavailable(f"reading the {kind.name}: {read.endpoint.operation} answered {_short(response)}")
+        return json_of(response)
+
+    def guard(self, endpoint: Endpoint) -> None:
+        """Before anything is sent to an endpoint whose example names the setting it writes (`setting:`),
+        that setting is read and its restore registered: generated and invalid requests too may change it."""
+        name = (endpoint.example or {}).get("setting")
+        if name:
+            self.get(str(name))
 
     def _find(self, kind: Kind, values: dict[str, Any]) -> str:
         find = kind.raw["find"]
@@ -503,7 +584,7 @@ class Resources:
                 if any(r.kind == kind.name and r.id == ident for r in records):
                     continue
                 name = str(item.get(kind.raw.get("name", "name"), "")) if isinstance(item, dict) else ""
-                parents = {p: self.get(p).id for p in [kind.raw.get("parent")] if p}
+                parents = {p: self.get(p).id for p in kind.related}
                 record = Record(kind.name, ident, name, item, parents)
                 if kind.raw.get("secret") and isinstance(item, dict):
                     SECRETS.add(str(item.get(kind.raw["secret"])))

@@ -14,6 +14,7 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.generation.stateful.state_machine import normalize_name
 
+from .checks import skip_if_feature_off
 from .contract import SelectedContract
 from .contract.openapi import build_document
 from .generation import (
@@ -110,6 +111,8 @@ def run_stateful(
         linked_document(kind, steps, contract),
         config=schemathesis_config(list(endpoints.values()), findings.seed, stateful=True),
     )
+    for step in steps.values():
+        resources.guard(step.endpoint)
     # Names and catalog pins only: ids come from the links, never from the run's shared resources.
     pins = {eid: pins_for(e, resources, fresh=True, resources_in_path=False) for eid, e in endpoints.items()}
 
@@ -134,8 +137,9 @@ def run_stateful(
             except httpx.TransportError as exc:
                 findings.no_answer(case, exc, str(resources.client.base_url))
                 raise StopScenario from None
-            findings.sent += 1
             resources.register_created(endpoint, response)
+            skip_if_feature_off(endpoint, response, contract)
+            findings.sent += 1
             return Response.from_any(response)
 
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:

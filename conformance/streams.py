@@ -37,10 +37,21 @@ def _value(text: str) -> Any:
         return text  # a literal line such as "keepalive" or "[DONE]"
 
 
-def event_type(event: Any) -> str | None:
+def _dig(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def event_type(event: Any, type_field: str | None = None) -> str | None:
     """The documented event name: {"event": name, ...} objects, or a literal line. An SSE event
-    without an `event:` field ("message") is named by its data: a literal ("[DONE]"), or the data's
-    own `object`/`type` ("response.chunk")."""
+    without an `event:` field ("message") is named by its data: the field the catalog names
+    (`stream.type_field`: "event", "type", "result.kind"), a literal ("[DONE]"), or the data's own
+    `object`/`type` ("response.chunk")."""
+    if type_field and isinstance(event, dict) and event.get("event") == "message":
+        named = _dig(event.get("data"), type_field)
+        if isinstance(named, str):
+            return named
     if isinstance(event, dict) and isinstance(event.get("event"), str):
         data = event.get("data")
         if event["event"] == "message" and isinstance(data, str):
@@ -53,10 +64,16 @@ def event_type(event: Any) -> str | None:
     return None
 
 
+def ended_with(result: StreamResult, end_event: str | None, type_field: str | None) -> bool:
+    return bool(end_event and result.events and event_type(result.events[-1], type_field) == end_event)
+
+
 Lines = queue.Queue[Any]  # str lines, then None (closed) or the exception that ended the read
 
 
-def read_events(lines: Lines, framing: str, end_event: str | None, observe_s: float = OBSERVE_S) -> StreamResult:
+def read_events(
+    lines: Lines, framing: str, end_event: str | None, observe_s: float = OBSERVE_S, type_field: str | None = None
+) -> StreamResult:
     """NDJSON: every non-empty line is one event. SSE: `event:`/`data:` fields up to a blank line,
     each event as {"event": name, "data": parsed data}.
 
@@ -70,7 +87,10 @@ def read_events(lines: Lines, framing: str, end_event: str | None, observe_s: fl
     def flush_sse() -> None:
         if pending.get("data") or pending.get("event"):
             data = "\n".join(pending.get("data", []))
-            result.events.append({"event": (pending.get("event") or ["message"])[-1], "data": _value(data)})
+            event = {"event": (pending.get("event") or ["message"])[-1], "data": _value(data)}
+            if pending.get("id"):
+                event["id"] = pending["id"][-1]  # what a client resumes from (Last-Event-ID)
+            result.events.append(event)
         pending.clear()
 
     while True:
@@ -83,7 +103,7 @@ def read_events(lines: Lines, framing: str, end_event: str | None, observe_s: fl
         if line is None or isinstance(line, BaseException):
             if framing == "sse":
                 flush_sse()
-            result.saw_end_event = bool(end_event and result.events and event_type(result.events[-1]) == end_event)
+            result.saw_end_event = ended_with(result, end_event, type_field)
             result.ended = line is None
             result.idle = isinstance(line, httpx.ReadTimeout)
             return result
@@ -95,7 +115,7 @@ def read_events(lines: Lines, framing: str, end_event: str | None, observe_s: fl
                 pending.setdefault(name.strip(), []).append(value.removeprefix(" "))
         elif line.strip():
             result.events.append(_value(line.strip()))
-        if end_event and result.events and event_type(result.events[-1]) == end_event:
+        if ended_with(result, end_event, type_field):
             result.saw_end_event = True
             return result
         if len(result.events) >= MAX_EVENTS:

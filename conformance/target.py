@@ -3,6 +3,7 @@ it authenticate, which settings change its behaviour."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 
 from . import auth as auth_mod
 from .client import make_client
+from .connection import tls_hint
 from .contract import Contract
 from .errors import CredentialsError, TargetError
 from .options import Settings
@@ -46,6 +48,8 @@ class TargetInfo:
     auth: str  # how the suite authenticates: "api-key (header)", "auto_login JWT", ...
     superuser: bool | None = None  # whether the suite's user is a superuser (whoami), None if unknown
     auto_login: bool = False  # GET /api/v1/auto_login hands out a token (AUTO_LOGIN on)
+    gateway: bool = False  # requests without the run's credentials are refused before they reach Langflow
+    profile: dict[str, Any] = field(default_factory=dict)  # optional features on/off, switches (profile.py)
     config: dict[str, Any] = field(default_factory=dict)
     embedded: dict[str, Any] | None = None
 
@@ -64,6 +68,9 @@ def _path(contract: Contract, endpoint_id: str) -> str:
 def _unreachable(url: str, exc: Exception) -> TargetError:
     reason = type(exc).__name__
     detail = str(exc).split("\n")[0][:160]
+    hint = tls_hint(exc)
+    if hint is not None:
+        return TargetError(f"TLS: cannot connect to {url}: {hint.what} ({detail}); {hint.fix}")
     return TargetError(
         f"cannot reach Langflow at {url} ({reason}: {detail}); check --server and that the "
         "server is running and reachable from here"
@@ -71,8 +78,11 @@ def _unreachable(url: str, exc: Exception) -> TargetError:
 
 
 def _short(response: httpx.Response) -> str:
-    text = response.text.replace("\n", " ")[:120]
-    return f"{response.status_code} {text}".strip()
+    """Status and the start of the body on one line; an HTML page by its title (a proxy's error page)."""
+    text = response.text
+    title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+    text = title.group(1) if title else text
+    return f"{response.status_code} {' '.join(text.split())[:120]}".strip()
 
 
 def _json(response: httpx.Response) -> Any:
@@ -82,8 +92,12 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
+class GatewayRefusal(TargetError):
+    """Something in front of Langflow refused a request Langflow serves to anyone."""
+
+
 def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[int | None, Any, dict[str, Any]]:
-    """health_check and version, anonymously; raise TargetError unless this is a Langflow."""
+    """health_check and version; raise TargetError unless this is a Langflow."""
     try:
         health = client.get(_path(contract, HEALTH_CHECK))
         version = client.get(_path(contract, VERSION))
@@ -91,6 +105,18 @@ def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[
         raise _unreachable(url, exc) from None
     body = _json(version)
     version_schema = contract.endpoint(VERSION).responses[200].schema
+    if version.status_code in (400, 495, 496) and "certificate" in version.text.lower():
+        # nginx answers a TLS client without the certificate it requires after the handshake, in HTTP
+        raise TargetError(
+            f"TLS: {url} wants a client certificate ({_short(version)}); give one with --client-cert FILE "
+            "(and --client-key FILE)"
+        )
+    if _access_proxy_refusal(version):
+        raise GatewayRefusal(
+            f"{url}: something in front of Langflow refused GET {_path(contract, VERSION)} ({_short(version)}), "
+            "though Langflow answers it without credentials; give what that proxy wants with "
+            "--header 'Name: value' (or --client-cert/--client-key, or its token with --token)"
+        )
     if version.status_code != 200 or body is None or (version_schema and contract.schemas.errors(version_schema, body)):
         raise TargetError(
             f"{url} does not look like Langflow: GET {_path(contract, VERSION)} answered {_short(version)} "
@@ -100,21 +126,38 @@ def check_langflow(client: httpx.Client, contract: Contract, url: str) -> tuple[
     return health.status_code, _json(health), body
 
 
+def _access_proxy_refusal(response: httpx.Response) -> bool:
+    """A refusal or a login redirect on /api/v1/version, which Langflow serves to anyone: an access
+    proxy (oauth2-proxy, Cloudflare Access, IAP, an API gateway) stands in front."""
+    if response.status_code in (401, 403, 407):
+        return True
+    location = response.headers.get("location", "").lower()
+    return response.is_redirect and any(w in location for w in ("login", "oauth", "auth", "sso", "signin"))
+
+
 def _auto_login_token(auto: httpx.Response) -> str | None:
     body = _json(auto) if auto.status_code == 200 else None
     token = body.get("access_token") if isinstance(body, dict) else None
     return token if isinstance(token, str) and token else None
 
 
-def choose_auth(
-    settings: Settings, contract: Contract, url: str, anonymous: httpx.Response, auto: httpx.Response
-) -> httpx.Auth:
+def explicit_auth(settings: Settings, contract: Contract, url: str) -> httpx.Auth | None:
+    """The credentials the options give, if any."""
     if settings.api_key:
         return auth_mod.ApiKeyAuth(settings.api_key, settings.auth_in)
     if settings.token:
         return auth_mod.BearerAuth(settings.token)
     if settings.username and settings.password:
         return auth_mod.LoginAuth(url, _path(contract, LOGIN), settings.username, settings.password)
+    return None
+
+
+def choose_auth(
+    settings: Settings, contract: Contract, url: str, anonymous: httpx.Response, auto: httpx.Response
+) -> httpx.Auth:
+    explicit = explicit_auth(settings, contract, url)
+    if explicit is not None:
+        return explicit
     if anonymous.status_code not in (401, 403):
         return auth_mod.Anonymous()
     # AUTO_LOGIN servers (1.6+ defaults) refuse anonymous requests but hand out a JWT.
@@ -143,15 +186,27 @@ def discover(
     settings: Settings, contract: Contract, url: str, credentials: httpx.Auth | None = None
 ) -> tuple[TargetInfo, httpx.Auth]:
     timeout = min(settings.timeout, DISCOVERY_TIMEOUT_S)
-    with make_client(url, auth_mod.Anonymous(), timeout) as anon:
-        health_status, health, version = check_langflow(anon, contract, url)
+    connection = settings.connection
+    gateway = False
+    with make_client(url, auth_mod.Anonymous(), timeout, connection=connection) as anon:
+        try:
+            health_status, health, version = check_langflow(anon, contract, url)
+        except GatewayRefusal:
+            # A gateway that authenticates every request (003: a hosted deployment's application
+            # token): with credentials of the run's own, Langflow behind it must answer.
+            explicit = credentials or explicit_auth(settings, contract, url)
+            if explicit is None:
+                raise
+            with make_client(url, explicit, timeout, connection=connection) as through:
+                health_status, health, version = check_langflow(through, contract, url)
+            gateway = True
         try:
             anonymous = anon.get(_path(contract, WHOAMI))
             auto = anon.get(_path(contract, AUTO_LOGIN))
             chosen = credentials or choose_auth(settings, contract, url, anonymous, auto)
         except httpx.TransportError as exc:
             raise _unreachable(url, exc) from None
-    with make_client(url, chosen, max(timeout, settings.timeout)) as client:
+    with make_client(url, chosen, max(timeout, settings.timeout), connection=connection) as client:
         try:
             me = client.get(_path(contract, WHOAMI))
             if me.status_code in (401, 403):
@@ -163,7 +218,8 @@ def discover(
             raise _unreachable(url, exc) from None
     config = _json(config_response) if config_response.status_code == 200 else None
     me_body = _json(me) if me.status_code == 200 else None
-    flags = {k: config[k] for k in CONFIG_FLAGS if isinstance(config, dict) and k in config}
+    wanted = (*CONFIG_FLAGS, *(str(f.config["flag"]) for f in contract.features if f.config))
+    flags = {k: config[k] for k in wanted if isinstance(config, dict) and k in config}
     info = TargetInfo(
         url=url,
         release=str(version["version"]),
@@ -176,5 +232,6 @@ def discover(
         config=flags,
         auto_login=_auto_login_token(auto) is not None,
         superuser=me_body.get("is_superuser") if isinstance(me_body, dict) else None,
+        gateway=gateway,
     )
     return info, chosen

@@ -106,7 +106,7 @@ def test_dump_contract_writes_the_document_without_a_server(tmp_path: Path) -> N
     assert result.code == EXIT_OK, result.output[-2000:]
     document = json.loads(out.read_text())
     assert document["openapi"] == "3.1.0" and document["info"]["version"] == "1.4.3"
-    assert "Starting Langflow" not in result.output and result.seconds < 60
+    assert "installing Langflow" not in result.output and "starting Langflow" not in result.output
 
 
 def test_dump_contract_to_an_unwritable_place_is_a_usage_error(tmp_path: Path) -> None:

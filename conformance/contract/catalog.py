@@ -13,7 +13,7 @@ from packaging.version import Version
 from ..urls import api_version_of
 
 AUTH_VALUES = ("none", "api-key", "superuser")
-SAFETY_VALUES = ("read", "creates-own", "user-destructive", "needs-external-service")
+SAFETY_VALUES = ("read", "creates-own", "user-destructive", "install-wide", "needs-external-service")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class ResponseSpec:
     tolerated: tuple[Variant, ...] = ()
     since: str | None = None  # from this release on, this status replaces the example's (e.g. a 307 redirect)
     location: str | None = None  # the Location header a redirect carries
+    headers: tuple[tuple[str, str], ...] = ()  # documented response headers and their values (Retry-After: 60)
 
     def accepts_content_type(self, header: str) -> bool:
         actual = header.split(";")[0].strip().lower()
@@ -64,6 +65,7 @@ class Endpoint:
     example: dict[str, Any] | None = None
     in_editions: tuple[str, ...] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    edition: str | None = None  # the edition that judges it, when each endpoint has its own (per release)
 
     @property
     def api_version(self) -> str:
@@ -72,6 +74,12 @@ class Endpoint:
     @property
     def operation(self) -> str:
         return f"{self.method} {self.path}"
+
+    @property
+    def feature(self) -> str | None:
+        """The optional feature (schemas/features.yaml) this endpoint needs switched on, if any."""
+        value = self.raw.get("feature")
+        return str(value) if value else None
 
     def expected_status(self, release: str) -> int | None:
         """The status the documented example should get from this release."""
@@ -86,15 +94,16 @@ class Endpoint:
         version = Version(release)
         return {s: r for s, r in self.responses.items() if not r.since or version >= Version(r.since)}
 
-    def not_applicable_reason(self, release: str, edition: str) -> str | None:
-        """Why this endpoint is outside the target's contract edition, or None when it applies."""
-        if self.in_editions is not None and edition not in self.in_editions:
+    def not_applicable_reason(self, release: str, edition: str | None) -> str | None:
+        """Why this endpoint does not apply to the target, or None. `edition`: the one edition the
+        whole run is held to (--contract-edition); None when each endpoint has its own."""
+        if edition is not None and self.in_editions is not None and edition not in self.in_editions:
             return f"not in contract edition {edition} (documented in {', '.join(self.in_editions)})"
         version = Version(release)
         if self.since and version < Version(self.since):
-            return f"not in this release's edition: added in Langflow {self.since}, target is {release}"
+            return f"not served by this release: Langflow serves it from {self.since} on, target is {release}"
         if self.until and version >= Version(self.until):
-            return f"not in this release's edition: removed in Langflow {self.until}, target is {release}"
+            return f"not served by this release: Langflow removed it in {self.until}, target is {release}"
         return None
 
 
@@ -124,10 +133,11 @@ def _response(status: Any, raw: dict[str, Any] | None) -> ResponseSpec:
         tolerated=tuple(_variant(v) for v in raw.get("tolerated", ()) or ()),
         since=str(raw["since"]) if raw.get("since") else None,
         location=raw.get("location"),
+        headers=tuple((str(k), str(v)) for k, v in (raw.get("headers") or {}).items()),
     )
 
 
-def build_endpoint(group: str, raw: dict[str, Any]) -> Endpoint:
+def build_endpoint(group: str, raw: dict[str, Any], edition: str | None = None) -> Endpoint:
     request = raw.get("request") or {}
     return Endpoint(
         id=str(raw["id"]),
@@ -149,6 +159,7 @@ def build_endpoint(group: str, raw: dict[str, Any]) -> Endpoint:
         example=raw.get("example"),
         in_editions=tuple(str(e) for e in raw["in_editions"]) if raw.get("in_editions") else None,
         raw=raw,
+        edition=edition,
     )
 
 
@@ -170,8 +181,24 @@ class Catalog:
 
     def resolve(self, edition: str) -> list[Endpoint]:
         """Endpoints with the edition's overrides applied."""
+        return [_under(group, raw, edition) for group, raw, _ in self.entries]
+
+    def resolve_per_endpoint(self, release: str, editions: list[tuple[str, Version]]) -> list[Endpoint]:
+        """Each endpoint under the newest edition that documents it as of the release (`editions`:
+        id and first release, oldest first); an endpoint a release serves before any document of its
+        time describes it is held to the first document that does."""
+        version = Version(release)
         resolved = []
         for group, raw, _ in self.entries:
-            override = (raw.get("editions") or {}).get(edition)
-            resolved.append(build_endpoint(group, deep_merge(raw, override) if override else raw))
+            documented = set(raw.get("in_editions") or [e for e, _ in editions])
+            candidates = [(e, start) for e, start in editions if e in documented]
+            if not candidates:
+                continue
+            as_of = [e for e, start in candidates if start <= version]
+            resolved.append(_under(group, raw, as_of[-1] if as_of else candidates[0][0], per_endpoint=True))
         return resolved
+
+
+def _under(group: str, raw: dict[str, Any], edition: str, per_endpoint: bool = False) -> Endpoint:
+    override = (raw.get("editions") or {}).get(edition)
+    return build_endpoint(group, deep_merge(raw, override) if override else raw, edition if per_endpoint else None)

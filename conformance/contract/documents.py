@@ -1,7 +1,9 @@
 """Read the documented operations ("METHOD /path") straight out of the documents.
 
 The meta-tests use this to prove the catalog covers every endpoint the documents list, so adding a
-document is checked automatically."""
+document is checked automatically. Two kinds of documents: the plain-text pages at the top of the
+documents folder (000-003), and Langflow's own docs pages (`1.12/**/*.mdx`) with the example files
+they import (`1.12/**/*-examples/**`: curl scripts, result bodies)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,26 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "WS")
 # 001's lists: "* POST `/v1/run/{flow_id_or_name}`: ..." and "(alias `/v2/files/`)"
 _LIST_ITEM = re.compile(r"^\s*\*\s+(GET|POST|PUT|PATCH|DELETE|HEAD|WS)\s+`(/[^`]+)`")
 _CURL_METHOD = re.compile(r"(?:-X|--request)\s+['\"]?([A-Z]+)['\"]?")
-_CURL_URL = re.compile(r"['\"]?(?:\$LANGFLOW_(?:SERVER_)?URL|https://[^/\s'\"]+(?:/lf/[^/\s'\"]+)?)(/[^\s'\"?]*)")
+# The server address: $LANGFLOW_URL, $LANGFLOW_SERVER_URL, ${BASE_URL} (1.12 example scripts), a literal host
+_CURL_URL = re.compile(
+    r"['\"]?(?:\$\{?(?:LANGFLOW_(?:SERVER_)?URL|BASE_URL|BASE)\}?|https?://[^/\s'\"]+(?:/lf/[^/\s'\"]+)?)(/[^\s'\"?]*)"
+)
+# 1.12 pages also name operations outside lists: a table row "| `POST` | `/api/v1/authz/shares` |", an
+# inline "`GET /api/v1/policy-bundle/history`", a bare request line in an http block ("GET /api/v1/...").
+_TABLE_ROW = re.compile(r"^\s*\|\s*`?(GET|POST|PUT|PATCH|DELETE|HEAD)`?\s*\|\s*`(/[^`]+)`")
+_INLINE = re.compile(
+    r"`(GET|POST|PUT|PATCH|DELETE|HEAD) (/(?:api/)?v[12]/[^`\s]*|/health(?:_check)?|/logs(?:-stream)?)`"
+)
+_REQUEST_LINE = re.compile(r"^\s*(GET|POST|PUT|PATCH|DELETE|HEAD) (/api/v[12]/\S*)\s*$")
+# Langflow's docs pages and the example files they import
+PAGE_SUFFIXES = (".mdx",)
 # Placeholders the documents use for path parameters: {flow_id}, $FLOW_ID, YOUR_FLOW_ID, TASK_ID, a UUID
 _PARAMETER = (
     r"\{[^}]+\}|\$[A-Z_]+\$?|\$\{[^}]+\}|YOUR_[A-Z_]+|[A-Z][A-Z_]*_ID"
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 )
 _ROOT_PATHS = ("/health_check", "/health", "/logs", "/logs-stream")
+WHOLE_FILE = "(whole file)"
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,9 @@ class DocumentedOperation:
     path: str  # normalized: /api prefix, parameters as {}
     document: str
     line: int
+    # Named in running text, where a page may leave out the path's trailing parameters
+    # ("Returned from `POST /api/v1/run`" for /api/v1/run/{flow_id_or_name}).
+    loose: bool = False
 
 
 def normalize(path: str) -> str:
@@ -35,6 +53,8 @@ def normalize(path: str) -> str:
     path = path.split("?")[0]
     if path.startswith(("/v1/", "/v2/")):
         path = "/api" + path
+    if len(path) > 1:
+        path = path.rstrip("/")  # `/v1/flows` and `/v1/flows/` name one operation (trailing slash ignored)
     segments = []
     for segment in path.split("/"):
         if re.fullmatch(_PARAMETER, segment.strip("*")):
@@ -50,6 +70,16 @@ def covers(pattern: str, documented: str) -> bool:
     return len(a) == len(b) and all(x == y or x == "{}" for x, y in zip(a, b, strict=True))
 
 
+def covers_mention(pattern: str, operation: DocumentedOperation) -> bool:
+    """`covers`, and for an operation named in running text also a catalog path that only adds
+    trailing parameters to it."""
+    if covers(pattern, operation.path):
+        return True
+    extra = pattern.split("/")[len(operation.path.split("/")) :]
+    head = "/".join(pattern.split("/")[: len(operation.path.split("/"))])
+    return operation.loose and bool(extra) and all(s == "{}" for s in extra) and covers(head, operation.path)
+
+
 def _list_items(lines: list[str], document: str) -> list[DocumentedOperation]:
     found = []
     for number, line in enumerate(lines, 1):
@@ -59,6 +89,21 @@ def _list_items(lines: list[str], document: str) -> list[DocumentedOperation]:
         found.append(DocumentedOperation(match[1], normalize(match[2]), document, number))
         for alias in re.findall(r"alias `(/[^`]+)`", line):
             found.append(DocumentedOperation(match[1], normalize(alias), document, number))
+    return found
+
+
+def _page_mentions(lines: list[str], document: str) -> list[DocumentedOperation]:
+    """Table rows, inline `METHOD /path` and bare request lines of a docs page (not its list items)."""
+    found = []
+    for number, line in enumerate(lines, 1):
+        if _LIST_ITEM.match(line):
+            continue
+        hits = [(m[1], m[2]) for m in _INLINE.finditer(line)]
+        for pattern in (_TABLE_ROW, _REQUEST_LINE):
+            match = pattern.match(line)
+            if match:
+                hits.append((match[1], match[2]))
+        found += [DocumentedOperation(method, normalize(path), document, number, True) for method, path in hits]
     return found
 
 
@@ -83,18 +128,36 @@ def _curl_commands(lines: list[str], document: str) -> list[DocumentedOperation]
     return found
 
 
+def is_example_file(path: Path) -> bool:
+    """A file a docs page imports (curl-examples/..., python-examples/...): cited as a whole."""
+    return any(part.endswith("-examples") for part in path.parts)
+
+
 def documented_operations(directory: Path) -> list[DocumentedOperation]:
     operations: list[DocumentedOperation] = []
     for path in sorted(directory.glob("*.txt")):
         lines = path.read_text().splitlines()
         operations += _list_items(lines, path.name) + _curl_commands(lines, path.name)
+    for path in sorted(directory.glob("*/**/*")):
+        name = str(path.relative_to(directory))
+        if path.suffix in PAGE_SUFFIXES:
+            lines = path.read_text().splitlines()
+            operations += _list_items(lines, name) + _page_mentions(lines, name) + _curl_commands(lines, name)
+        elif path.suffix == ".sh" and is_example_file(path):
+            operations += _curl_commands(path.read_text().splitlines(), name)
     return operations
 
 
 def headings(document: Path) -> set[str]:
-    """Section headings (markdown) and list headings ("* Files (v1)", tab labels) of a document."""
+    """Section headings (markdown) and list headings ("* Files (v1)", tab labels) of a document; an
+    example file a docs page imports has one section, "(whole file)"."""
+    if is_example_file(document):
+        return {WHOLE_FILE}
     text = document.read_text()
-    found = {m.strip() for m in re.findall(r"^#+\s+(.+)$", text, flags=re.M)}
+    # "## Apply a policy {#policy-bundle}": the heading without its anchor
+    found = {re.sub(r"\s*\{#[^}]*\}\s*$", "", m).strip() for m in re.findall(r"^#+\s+(.+)$", text, flags=re.M)}
+    # a docs page's front-matter title heads the text before its first heading
+    found |= {m.strip() for m in re.findall(r"\A---\n(?:.*\n)*?title:\s*(.+)\n", text)}
     found |= {m.strip().rstrip(":") for m in re.findall(r"^\s*\*\s+\[?([^\]`:\n]+)\]?", text, flags=re.M)}
     found |= set(re.findall(r'label="([^"]+)"', text))
     if not re.search(r"^#+\s", text, flags=re.M):

@@ -20,6 +20,15 @@ class Edition:
     # The fewest requirements a whole-suite run in each mode must run (pass or fail) before its verdict
     # means anything: below it the run is vacuous (gate.py).
     expects: dict[str, int] = field(default_factory=dict)
+    # The edition's auth rule holds from this release on; before it, "deployment" (an endpoint documented
+    # only later is held to the later document, but not to a rule its text dates: 001 "In Langflow
+    # versions 1.5 and later, most API endpoints require authentication").
+    auth_required_from: Version | None = None
+
+    def auth_rule(self, release: str) -> str:
+        if self.auth_required_from is not None and Version(release) < self.auth_required_from:
+            return "deployment"
+        return self.auth_required
 
 
 class Editions:
@@ -38,6 +47,7 @@ class Editions:
                     str(e.get("auth_required", "always")),
                     e.get("why", ""),
                     {str(k): int(v) for k, v in (e.get("expects") or {}).items()},
+                    Version(str(e["auth_required_from"])) if e.get("auth_required_from") else None,
                 )
                 for e in data["editions"]
             ]

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from importlib import resources
 from pathlib import Path
 
 from .catalog import Catalog, Endpoint, build_endpoint
 from .editions import Edition, Editions
-from .schemas import SchemaStore
+from .features import Features
+from .schemas import REPORT_DIR, SchemaStore
+
+CONTRACT_PACKAGE = "conformance.schemas"  # schemas/ of the repository, mapped by pyproject.toml
 
 
 def contract_root() -> Path:
-    """schemas/ of the repository the package is installed from (pip install -e)."""
-    override = os.environ.get("LANGFLOW_CONFORMANCE_CONTRACT")  # the project's own tests use a copy
+    """The contract data: LANGFLOW_CONFORMANCE_CONTRACT (another copy of schemas/), else the package's own."""
+    override = os.environ.get("LANGFLOW_CONFORMANCE_CONTRACT")
     if override:
         return Path(override)
-    package = Path(__file__).resolve().parents[1]
-    candidate = package.parent / "schemas"
-    if (candidate / "editions.yaml").is_file():
-        return candidate
-    raise FileNotFoundError(
-        f"contract data (schemas/editions.yaml) not found beside {package}; install the repository "
-        "with pip install -e, or point LANGFLOW_CONFORMANCE_CONTRACT at a schemas/ directory"
-    )
+    root = Path(str(resources.files(CONTRACT_PACKAGE)))
+    if not (root / "editions.yaml").is_file():
+        raise FileNotFoundError(
+            f"contract data (editions.yaml) missing from {root}; reinstall langflow-conformance, or point "
+            "LANGFLOW_CONFORMANCE_CONTRACT at a schemas/ directory"
+        )
+    return root
 
 
 @dataclass
@@ -33,6 +37,17 @@ class Contract:
     editions: Editions
     catalog: Catalog
     schemas: SchemaStore
+    features: Features
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of every contract file (path and bytes): two reports with the same digest were
+        judged by the same contract, wherever the tool was installed from."""
+        hashed = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix in (".json", ".yaml") and path.parent.name != REPORT_DIR:
+                hashed.update(path.relative_to(self.root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        return hashed.hexdigest()
 
     def endpoint(self, endpoint_id: str) -> Endpoint:
         """An entry as written, without edition overrides (its path and method never change)."""
@@ -42,18 +57,37 @@ class Contract:
         raise KeyError(f"no catalog entry {endpoint_id!r}")
 
     def select(self, release: str, edition_id: str | None = None) -> SelectedContract:
-        edition = self.editions.get(edition_id) if edition_id else self.editions.for_release(release)
-        if edition is None:
-            raise KeyError(edition_id)
-        return SelectedContract(self, release, edition, self.catalog.resolve(edition.id))
+        """The contract a release is held to: each documented endpoint it serves under the newest
+        edition that describes it as of that release; or, with `edition_id`, one edition for all."""
+        if edition_id:
+            edition = self.editions.get(edition_id)
+            if edition is None:
+                raise KeyError(edition_id)
+            return SelectedContract(self, release, edition, self.catalog.resolve(edition.id), per_endpoint=False)
+        ordered = [(e.id, e.start) for e in self.editions.all]
+        endpoints = self.catalog.resolve_per_endpoint(release, ordered)
+        return SelectedContract(self, release, self.editions.for_release(release), endpoints, per_endpoint=True)
 
 
 @dataclass
 class SelectedContract:
     contract: Contract
     release: str
-    edition: Edition
+    edition: Edition  # the release's own edition (per endpoint: the newest that applies to it)
     endpoints: list[Endpoint]
+    per_endpoint: bool = True  # each endpoint under its own edition; False: one edition for all
+
+    def edition_of(self, endpoint: Endpoint) -> Edition:
+        found = self.contract.editions.get(endpoint.edition) if endpoint.edition else None
+        return found or self.edition
+
+    def editions_used(self) -> dict[str, int]:
+        """Endpoints per edition that judges them (report.json)."""
+        counts: dict[str, int] = {}
+        for e in self.endpoints:
+            key = e.edition or self.edition.id
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
 
     @property
     def schemas(self) -> SchemaStore:
@@ -66,7 +100,7 @@ class SelectedContract:
         raise KeyError(f"no catalog entry {endpoint_id!r}")
 
     def not_applicable_reason(self, endpoint: Endpoint) -> str | None:
-        return endpoint.not_applicable_reason(self.release, self.edition.id)
+        return endpoint.not_applicable_reason(self.release, None if self.per_endpoint else self.edition.id)
 
 
 @cache
@@ -77,4 +111,5 @@ def load_contract(root: Path | None = None) -> Contract:
         editions=Editions.load(root / "editions.yaml"),
         catalog=Catalog.load(root / "catalog"),
         schemas=SchemaStore(root),
+        features=Features.load(root / "features.yaml"),
     )

@@ -7,13 +7,14 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .model import API_VERSIONS, OUTCOMES, failure_details, reproductions
+from .model import API_VERSIONS, OUTCOMES, failure_details, identity, profile_rows, reproductions, warnings
 
 LABELS = {"pass": "passed", "fail": "failed", "error": "errors", "skip": "SKIPPED", "not_applicable": "n/a"}
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:20px;color:#1b1f24}
 h1{font-size:20px;margin:0 0 4px}.meta{color:#57606a;margin-bottom:14px}
+.warning{background:#fff1e5;border:1px solid #bc4c00;padding:8px 12px;margin:8px 0;border-radius:6px}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:14px}
 .card{border:2px solid #d0d7de;border-radius:8px;padding:10px 14px;min-width:260px}
 .card.PASS{border-color:#1a7f37}.card.FAIL{border-color:#cf222e}
@@ -190,7 +191,21 @@ def render_html(report: dict[str, Any]) -> str:
     meta = (
         f"{_e(t['url'])} · contract edition {_e(report['contract']['edition'])} · mode {_e(report['mode'])}"
         f"{f' · seed {seed}' if seed is not None else ''} · started {_e(report['started_at'])} · "
-        f"{report['duration_s']:.1f} s · {report['requests']} requests · run {_e(report['run_id'])}"
+        f"{report['duration_s']:.1f} s · {report['requests']} requests · run {_e(report['run_id'])} · "
+        f"{_e(identity(report))}"
+    )
+    alerts = "".join(f'<div class="warning"><b>WARNING:</b> {_e(w)}</div>' for w in warnings(report))
+    rows = profile_rows(report)
+    profile = (
+        '<h2>Deployment profile</h2><table class="profile"><tr><th>feature</th><th>state</th>'
+        "<th>turned on by</th><th>how it was told</th></tr>"
+        + "".join(
+            f"<tr><td>{_e(f)}</td><td>{_e(s)}</td><td><code>{_e(k)}</code></td><td>{_e(h)}</td></tr>"
+            for f, s, k, h in rows
+        )
+        + "</table>"
+        if rows
+        else ""
     )
     cards = "".join(_card(v, s) for v, s in report["summary"].items() if s["total"])
     versions = [(v, v) for v in API_VERSIONS if report["summary"][v]["total"]]
@@ -213,8 +228,8 @@ def render_html(report: dict[str, Any]) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Langflow conformance: {_e(t.get('release', '?'))}</title><style>{_STYLE}</style></head><body>"
-        f'<h1>Langflow {_e(t.get("release", "?"))} conformance</h1><div class="meta">{meta}</div>'
-        f'<div class="cards">{cards}</div>{_gate(report.get("gate"))}'
+        f'<h1>Langflow {_e(t.get("release", "?"))} conformance</h1>{alerts}<div class="meta">{meta}</div>'
+        f'<div class="cards">{cards}</div>{_gate(report.get("gate"))}{profile}'
         f"{_comparison(report.get('comparison'), t.get('release', '?'))}"
         f'<div class="filters">{filters}</div><table id="requirements"><colgroup><col style="width:24em">'
         '<col style="width:6.5em"><col style="width:5.5em"><col style="width:6.5em"><col style="width:3.5em"><col>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .model import API_VERSIONS, failure_details, reproductions
+from .model import API_VERSIONS, failure_details, identity, profile_rows, reproductions, warnings
 
 
 def _details(r: dict[str, Any]) -> str:
@@ -40,6 +40,9 @@ def render_junit(report: dict[str, Any]) -> str:
             ("mode", report["mode"]),
             ("seed", str(report.get("property", {}).get("seed", ""))),
             ("conformance_percent", str(s["conformance_percent"])),
+            ("tool", identity(report)),
+            *(("warning", w) for w in warnings(report)),
+            *((f"feature {f}", f"{state} ({setting})") for f, state, setting, _ in profile_rows(report)),
         ):
             ET.SubElement(props, "property", name=name, value=value)
         for r in reqs:

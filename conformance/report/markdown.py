@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import failure_details, group_summary, reproductions
+from .model import failure_details, group_summary, identity, profile_rows, reproductions, warnings
 
 MAX_SKIPS_LISTED = 200  # job summaries are capped at 1 MiB
 
@@ -28,7 +28,8 @@ def _group_table(version: str, groups: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _failure(r: dict[str, Any]) -> list[str]:
-    marks = "".join(f" `{m}`" for m in (r.get("change"), "baselined" if r.get("baselined") else None) if m)
+    known = f"known deviation {r['known_deviation']['finding']}" if r.get("known_deviation") else None
+    marks = "".join(f" `{m}`" for m in (r.get("change"), known, "baselined" if r.get("baselined") else None) if m)
     message = (r.get("message") or "").splitlines()[0] if r.get("message") else ""
     lines = [f"- **{r['id']}** ({r['level']}, {r['outcome']}){marks}: {message}"]
     lines += [f"  - {key}: {value}" for key, value in failure_details(r)]
@@ -44,9 +45,10 @@ def render_summary_md(report: dict[str, Any]) -> str:
     lines = [
         f"# Langflow conformance: {t.get('release', '?')} at {t['url']}",
         "",
+        *(f"> **WARNING: {w}**\n" for w in warnings(report)),
         f"Contract edition {report['contract']['edition']} · mode {report['mode']} · seed "
         f"{report.get('property', {}).get('seed', '-')} · run {report['run_id']} · started {report['started_at']} · "
-        f"{report['duration_s']:.1f} s · {report['requests']} requests",
+        f"{report['duration_s']:.1f} s · {report['requests']} requests · {identity(report)}",
         "",
     ]
     if gate:
@@ -80,6 +82,23 @@ def render_summary_md(report: dict[str, Any]) -> str:
             f"| {version} | {c['endpoints']} | {c['exercised']} | {c['failed']} | **{c['skipped']}** | "
             f"{c['not_applicable']} |"
         )
+    hung = report.get("timeouts") or {}
+    if hung.get("stalled"):
+        lines += [
+            "",
+            f"**Timeouts**: the run waited {hung['waited_s']:.0f} s on requests that got no answer; these endpoints "
+            f"hung, and their other requests failed at once: {', '.join(f'`{e}`' for e in hung['stalled'])}",
+        ]
+    profile = profile_rows(report)
+    if profile:
+        lines += [
+            "",
+            "## Deployment profile",
+            "",
+            "| feature | state | turned on by | how it was told |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {f} | {'**OFF**' if s == 'OFF' else s} | `{setting}` | {how} |" for f, s, setting, how in profile]
     if "comparison" in report:
         c = report["comparison"]
         prev = c["previous"]

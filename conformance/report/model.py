@@ -13,8 +13,10 @@ REPORT_SCHEMA_VERSION = 1
 
 
 def failure_details(r: dict[str, Any]) -> list[tuple[str, str]]:
-    """What every view shows of a failure besides its message: expected, actual, the contract line."""
-    return [(key, str(r[key])) for key in ("expected", "actual", "source") if r.get(key)]
+    """What every view shows of a failure besides its message: a known deviation it is, expected,
+    actual, the contract line."""
+    known = [("known", r["known_deviation"]["label"])] if r.get("known_deviation") else []
+    return known + [(key, str(r[key])) for key in ("expected", "actual", "source") if r.get(key)]
 
 
 def reproductions(r: dict[str, Any]) -> list[str]:
@@ -123,3 +125,55 @@ def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints:
         "requirements": ordered,
         "endpoints": endpoint_coverage,
     }
+
+
+def figures(report: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:
+    """A run's speed as the benchmark reports it: times, requests, and ratios that stay comparable
+    between machines (client overhead: the run's time over the server's; requests per requirement)."""
+    ran = sum(r["outcome"] in ("pass", "fail", "error") for r in report["requirements"])
+    requests, server_s, duration = report["requests"], report["server_seconds"], report["duration_s"]
+    wall = duration if wall_s is None else wall_s
+    return {
+        "release": report["target"]["release"],
+        "wall_s": round(wall, 1),
+        "duration_s": duration,
+        "server_s": round(server_s, 1),
+        "requests": requests,
+        "requirements_run": ran,
+        "failed": sum(r["outcome"] in ("fail", "error") for r in report["requirements"]),
+        "client_overhead": round(duration / server_s, 3) if server_s else None,
+        "process_overhead": round(wall / server_s, 3) if server_s else None,
+        "requests_per_requirement": round(requests / ran, 2) if ran else None,
+        "mean_latency_ms": round(1000 * server_s / requests, 1) if requests else None,
+        "workers": report.get("workers", 0),
+    }
+
+
+def warnings(report: dict[str, Any]) -> list[str]:
+    """What every view shows above all else: settings that weaken what the verdict proves."""
+    out = []
+    if (report.get("connection") or {}).get("insecure"):
+        out.append(
+            "TLS verification was OFF (--insecure): the server's certificate was not checked; anyone between "
+            "this run and the server could have answered instead"
+        )
+    return out
+
+
+def identity(report: dict[str, Any]) -> str:
+    """Which tool and which contract judged: two reports with the same line used the same contract."""
+    tool, contract = report.get("tool") or {}, report.get("contract") or {}
+    digest = str(contract.get("digest", ""))[:12] or "?"
+    return f"{tool.get('name', 'langflow-conformance')} {tool.get('version', '?')}, contract {digest}"
+
+
+def profile_rows(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The deployment profile as (feature, on/off/unknown, the setting that turns it on, how decided)."""
+    features = ((report.get("target") or {}).get("profile") or {}).get("features") or {}
+    rows = []
+    for feature_id, state in sorted(features.items()):
+        on = {True: "on", False: "OFF", None: "unknown"}[state.get("on")]
+        rows.append(
+            (f"{feature_id} ({state.get('summary', '')})", on, str(state.get("setting", "")), str(state["how"]))
+        )
+    return rows

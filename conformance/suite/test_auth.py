@@ -9,30 +9,34 @@ import pytest
 from conformance import checks
 from conformance.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
 from conformance.calls import example_request, send
-from conformance.client import make_client
-from conformance.contract import SelectedContract
+from conformance.contract import Endpoint, SelectedContract
 from conformance.plugin import Run
-from conformance.requirements import Requirement
-from conformance.target import LOGIN, TargetInfo
+from conformance.requirements import NOT_APPLICABLE, Requirement
+from conformance.target import LOGIN, WHOAMI, TargetInfo
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 WRONG_KEY = "sk-lfc-wrong-key-00000000"
 
 
-def _not_enforced_skip(lf_target: TargetInfo, lf_contract: SelectedContract) -> None:
-    if lf_contract.edition.auth_required == "deployment" and not lf_target.anonymous_refused:
+def _not_enforced_skip(lf_target: TargetInfo, lf_contract: SelectedContract, endpoint: Endpoint) -> None:
+    edition = lf_contract.edition_of(endpoint)
+    if edition.auth_rule(lf_contract.release) == "deployment" and not lf_target.anonymous_refused:
         pytest.skip(
-            f"not applicable: contract edition {lf_contract.edition.id} leaves authentication to the "
-            f"deployment, and this one accepts anonymous requests"
+            f"not applicable: contract edition {edition.id} leaves authentication to the deployment for "
+            f"Langflow {lf_contract.release}, and this one accepts anonymous requests"
         )
 
 
 @pytest.mark.auth("auth-required")
 def test_auth_required(
-    requirement: Requirement, lf_anonymous: httpx.Client, lf_target: TargetInfo, lf_contract: SelectedContract
+    requirement: Requirement,
+    lf_run: Run,
+    lf_anonymous: httpx.Client,
+    lf_target: TargetInfo,
+    lf_contract: SelectedContract,
 ) -> None:
     endpoint = requirement.endpoint
-    _not_enforced_skip(lf_target, lf_contract)
+    _not_enforced_skip(lf_target, lf_contract, endpoint)
     if endpoint.raw.get("auth_exempt_with_auto_login") and lf_target.auto_login:
         pytest.skip(
             "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN "
@@ -44,6 +48,11 @@ def test_auth_required(
     checks.is_refused(endpoint, send(lf_anonymous, endpoint, **request).response, "no credentials", unknown_ids)
     wrong = {**request, "headers": {**request.get("headers", {}), API_KEY_HEADER: WRONG_KEY}}
     checks.is_refused(endpoint, send(lf_anonymous, endpoint, **wrong).response, "a wrong x-api-key", unknown_ids)
+    if isinstance(lf_run.auth, BearerAuth) and lf_run.settings.token:  # the run's credential is a token
+        bearer = {**request, "headers": {**request.get("headers", {}), "Authorization": f"Bearer {WRONG_KEY}"}}
+        checks.is_refused(
+            endpoint, send(lf_anonymous, endpoint, **bearer).response, "a wrong Bearer token", unknown_ids
+        )
 
 
 def _api_key(lf_run: Run) -> str:
@@ -53,6 +62,24 @@ def _api_key(lf_run: Run) -> str:
     if lf_run.settings.mode == "read-only":
         pytest.skip("mode read-only: the run has no API key of its own and may not create one")
     return str(lf_run.resources().get("api_key").field("api_key"))
+
+
+def _key_alone_refused(lf_run: Run) -> str | None:
+    """On a run that authenticates with --token: why an API key sent by itself is no credential
+    here, when the deployment refuses it (a gateway that authenticates with its token, 003), else None."""
+    if not lf_run.settings.token:
+        return None
+    if "key_alone" not in lf_run.cache:
+        whoami = lf_run.contract.endpoint(WHOAMI)
+        with lf_run.make_client(ApiKeyAuth(_api_key(lf_run))) as client:
+            answer = client.request(whoami.method, whoami.path)
+        lf_run.cache["key_alone"] = (
+            f"the deployment refuses an x-api-key sent without the run's Bearer token ({whoami.operation} answered "
+            f"{answer.status_code}): it authenticates with the token instead of x-api-key (003, hosted API pane)"
+            if answer.status_code in (401, 403)
+            else None
+        )
+    return lf_run.cache["key_alone"]  # type: ignore[no-any-return]
 
 
 def _bearer(lf_run: Run, lf_client: httpx.Client) -> str:
@@ -82,10 +109,15 @@ def test_credentials_accepted(
     if case == "bearer":
         auth: httpx.Auth = BearerAuth(_bearer(lf_run, lf_client), "login JWT")
     else:
+        refused = _key_alone_refused(lf_run)
+        if refused:
+            pytest.skip(NOT_APPLICABLE + refused)
         auth = ApiKeyAuth(_api_key(lf_run), "query" if case == "key-in-query" else "header")
+    lf_run.resources().guard(endpoint)
     request = example_request(endpoint, resources=lf_run.resources())
-    with make_client(lf_target.url, auth, lf_run.settings.timeout, lf_run.stats) as client:
+    with lf_run.make_client(auth) as client:
         exchange = send(client, endpoint, **request)
+    checks.skip_if_feature_off(endpoint, exchange.response, lf_contract)
     # Accepted means not refused; whether the answer is right is the example requirement's business.
     if exchange.response.status_code in (401, 403):
         checks.fail(

@@ -3,13 +3,18 @@ body (every event of a stream); the run endpoints echo their input through the r
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 from conformance import checks
+from conformance.auth import Anonymous
 from conformance.calls import example_request, send
-from conformance.contract import SelectedContract
+from conformance.contract import Endpoint, SelectedContract
 from conformance.plugin import Run
 from conformance.requirements import Requirement
+from conformance.streams import StreamResult
 
 
 def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
@@ -18,16 +23,36 @@ def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedCon
     # Anything that may change or delete what it touches gets resources of its own; the throwaway
     # user's resources exist for user-destructive requests, so theirs are shared (and primed).
     fresh = endpoint.safety != "read" and resources is lf_run.resources()
+    resources.guard(endpoint)
     request = example_request(endpoint, resources=resources, fresh=fresh)
-    exchange = send(resources.client, endpoint, **request)
+    if (endpoint.example or {}).get("anonymous"):  # the rule is about callers without credentials
+        with lf_run.make_client(Anonymous()) as anonymous:
+            exchange = send(anonymous, endpoint, **request)
+    else:
+        exchange = send(resources.client, endpoint, **request)
     resources.register_created(endpoint, exchange.response)
-    disabled = endpoint.raw.get("disabled")
-    if disabled and exchange.response.status_code == disabled["status"]:
-        pytest.skip(f"feature disabled on this deployment: {disabled['reason']}")
+    checks.skip_if_feature_off(endpoint, exchange.response, lf_contract)
     release = lf_contract.release
     checks.response_matches(endpoint, exchange, release, lf_contract.schemas, endpoint.expected_status(release))
     if exchange.stream is None:
         checks.echoes(endpoint, request, exchange.response)
+    elif (endpoint.stream or {}).get("resume"):
+        _resumes(endpoint, request, exchange.stream, resources.client)
+
+
+def _resumes(endpoint: Endpoint, request: dict[str, Any], first: StreamResult, client: httpx.Client) -> None:
+    """A resumable stream (`stream.resume`), asked again from its first event's id, replays the rest."""
+    header = str(endpoint.stream["resume"]["header"])  # type: ignore[index]
+    ids = [str(e["id"]) for e in first.events if isinstance(e, dict) and "id" in e]
+    if not ids:
+        checks.fail(
+            f"{endpoint.operation}: the stream's events carry no id, so it cannot be resumed with {header}",
+            expected=f"events with ids ({header} resumption)",
+            actual=f"{len(first.events)} events without an id",
+        )
+    again = send(client, endpoint, **{**request, "headers": {**request.get("headers", {}), header: ids[0]}})
+    assert again.stream is not None, "the resumed request was not answered with a stream"
+    checks.resumes(endpoint, first, again.stream, ids[0])
 
 
 @pytest.mark.example

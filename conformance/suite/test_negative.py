@@ -26,13 +26,20 @@ WRONG = {
 
 def _context(lf_run: Run, lf_contract: SelectedContract) -> Context:
     assert lf_run.target is not None
-    return Context(lf_contract, lf_run.settings.mode, lf_run.target.superuser, lf_run.resource_kinds())
+    return Context(
+        lf_contract,
+        lf_run.settings.mode,
+        lf_run.target.superuser,
+        lf_run.resource_kinds(),
+        profile=lf_run.target.profile,
+    )
 
 
 @pytest.mark.negative
 def test_negative(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
     endpoint = requirement.endpoint
     resources = lf_run.resources_for(endpoint)
+    resources.guard(endpoint)  # should the server wrongly take an invalid write, it is undone
     release = lf_contract.release
     if requirement.case == "unknown-id":
         request = example_request(endpoint, filler=UNKNOWN_ID)
@@ -62,4 +69,5 @@ def test_negative(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
         statuses = None
     exchange = send(resources.client, endpoint, **request)
     resources.register_created(endpoint, exchange.response)  # should it wrongly succeed, nothing is left
+    checks.skip_if_feature_off(endpoint, exchange.response, lf_contract)
     checks.is_error_answer(endpoint, exchange.response, release, lf_contract.schemas, statuses, why)

@@ -46,6 +46,7 @@ def test_property(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
     # Requests that may change or delete what they touch get resources of their own (one set per
     # requirement: every generated request of it may use them up).
     fresh = endpoint.safety != "read" and resources is lf_run.resources()
+    resources.guard(endpoint)
     pins = pins_for(endpoint, resources, fresh)
     # A delete uses up its resource: each generated delete gets one of its own (else the second
     # request meets an id already gone, which no document describes).
@@ -63,6 +64,7 @@ def test_property(requirement: Requirement, lf_run: Run, lf_contract: SelectedCo
         if not apply_pins(case, endpoint, pins_for(endpoint, resources, fresh) if per_request else pins, lf_contract):
             return False
         response = send_case(resources.client, case, resources.new_name("upload"))
+        checks.skip_if_feature_off(endpoint, response, lf_contract)
         findings.sent += 1
         resources.register_created(endpoint, response)  # should it create something, the ledger has it
         validate(case, response, enabled, findings, str(resources.client.base_url))
