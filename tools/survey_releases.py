@@ -44,6 +44,7 @@ from conformance.provision import (
     EMBEDDED_SETTINGS,
     EXCLUDE_NEWER_AFTER_RELEASE,
     EmbeddedLangflow,
+    StartFailed,
     cache_dir,
     ensure_installed,
     provision,
@@ -55,10 +56,10 @@ from tests.faults.mutation import api_key_for
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "evidence" / "releases"
 DOCS_SURVEY = Path("/work/shared/reference/langflow-docs-current.md")
-LOGS = Path("/tmp/langflow-survey-logs")  # failed starts' logs, kept for a reader (not committed)
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000d1f7"
-OPTIONAL = ("LANGFLOW_ENABLE_LOG_RETRIEVAL", "LANGFLOW_LOG_RETRIEVER_BUFFER_SIZE", "LANGFLOW_NEW_USER_IS_ACTIVE")
 DEFAULTS_WITH_LOGIN = {"LANGFLOW_AUTO_LOGIN": "false", "DO_NOT_TRACK": "true"}
+# Each left out in turn when the embedded settings do not start a release: all but the login and telemetry.
+OPTIONAL = tuple(name for name in EMBEDDED_SETTINGS if name not in DEFAULTS_WITH_LOGIN)
 # Releases whose dependencies do not resolve as of their date, and the packages let through to a later
 # date. 1.0.19.post2 needs litellm>=1.44, but PyPI no longer has litellm 1.14.5-1.53.0; 1.53.1 (2024-11-28)
 # needs openai>=1.54. Today's dependencies (ensure_installed's fallback) do not start it.
@@ -103,22 +104,20 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 def attempt(release: str, label: str, settings: dict[str, str]) -> tuple[EmbeddedLangflow | None, dict[str, Any]]:
-    """One start; on failure the server directory is removed after its log is copied aside."""
+    """One start. A failed one is described by provision's cause line and the log's exception lines
+    (provision keeps the log under its cache and names it in the message)."""
     started = time.monotonic()
     try:
         server = provision(release, progress=say, settings=settings)
     except ProvisionError as exc:
-        seconds = round(time.monotonic() - started, 1)
-        message = str(exc)
-        found = re.search(r"log: (\S+langflow\.log)", message)
-        record: dict[str, Any] = {"settings": label, "started": False, "seconds": seconds, "error": message[:400]}
+        record: dict[str, Any] = {"settings": label, "started": False, "seconds": round(time.monotonic() - started, 1)}
+        record["error"] = str(exc)[:400]
+        if isinstance(exc, StartFailed):
+            record["cause"] = exc.cause
+        found = re.search(r"log kept at (\S+\.log)", str(exc))
         if found and Path(found.group(1)).is_file():
             log = Path(found.group(1))
-            LOGS.mkdir(parents=True, exist_ok=True)
-            kept = LOGS / f"{release}-{label.replace(' ', '_')}-{log.parent.name.rsplit('-', 1)[-1]}.log"
-            shutil.copy(log, kept)
-            record.update(cause_of(log.read_text(errors="replace")), log=str(kept))
-            shutil.rmtree(log.parent, ignore_errors=True)
+            record.update(cause_of(log.read_text(errors="replace")), log=str(log))
         return None, record
     return server, {"settings": label, "started": True, "seconds": round(time.monotonic() - started, 1)}
 
@@ -134,7 +133,6 @@ def candidates() -> list[tuple[str, dict[str, str]]]:
 
 def stop(server: EmbeddedLangflow) -> None:
     server.stop()
-    shutil.rmtree(server.workdir, ignore_errors=True)  # kept by LANGFLOW_CONFORMANCE_KEEP_SERVER_DIR
 
 
 # Reading a started server ---------------------------------------------------------------------------
@@ -371,10 +369,14 @@ def summary(releases: list[str]) -> str:
         )
     lines.append("\nStart failures:")
     for r in records:
-        for a in (r.get("start") or {}).get("attempts", []):
-            if not a["started"]:
-                cause = a.get("exception_lines") or a.get("last_lines", [])[-2:] or [a["error"]]
-                lines.append(f"- {r['release']} with {a['settings']} ({a['seconds']} s): {' / '.join(cause)}")
+        start = r.get("start") or {}
+        for phase in ("attempts_on_todays_dependencies", "attempts"):
+            where = " on today's dependencies" if phase != "attempts" else ""
+            for a in start.get(phase, []):
+                if not a["started"]:
+                    cause = a.get("exception_lines") or a.get("last_lines", [])[-2:] or [a["error"]]
+                    said = f"- {r['release']}{where} with {a['settings']} ({a['seconds']} s)"
+                    lines.append(f"{said}: {' / '.join(cause)}")
     ids = list(dict.fromkeys(i for r in records for i in (r.get("served") or {})))
     by_all, ranges, regressions = [], [], []
     for endpoint_id in ids:
@@ -429,9 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print(summary(args.releases))
         return 0
-    # The failed start's log must outlive provision(); PYTHONPATH (this repository) must not reach Langflow.
-    os.environ["LANGFLOW_CONFORMANCE_KEEP_SERVER_DIR"] = "1"
-    os.environ.pop("PYTHONPATH", None)
+    os.environ.pop("PYTHONPATH", None)  # this repository's packages must not reach Langflow's interpreter
     OUT.mkdir(parents=True, exist_ok=True)
     say(f"cache: {cache_dir()}")
     for release in args.releases:
