@@ -32,6 +32,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 
 from .calls import query_names, rename
+from .client import NO_WAIT
 from .contract import Endpoint, SchemaStore, SelectedContract
 from .contract.openapi import build_document
 from .resources import Resources
@@ -268,7 +269,10 @@ def _file_part(name: str, part: Any, prefix: str | None) -> tuple[str, tuple[Any
 
 
 def send_case(client: httpx.Client, case: Any, file_prefix: str | None = None) -> httpx.Response:
-    return client.request(**httpx_kwargs(case, str(client.base_url).rstrip("/"), file_prefix))
+    """A generated request; a rate limit's 429 is its answer, not something to wait out (a limiter may
+    ask for 60 s per request: generation stops there instead, see Findings.rate_limited)."""
+    kwargs = httpx_kwargs(case, str(client.base_url).rstrip("/"), file_prefix)
+    return client.request(**kwargs, extensions={NO_WAIT: True})
 
 
 # Pins: the run's own resources and prefixed names in generated requests ---------------------------
@@ -405,6 +409,7 @@ class Findings:
     batches: int = 0
     current_seed: int = 0  # the batch being drawn: the seed that reproduces what it finds
     abandoned: bool = False  # the server stopped answering: no more requests for this requirement
+    rate_limited: bool = False  # a 429: the server asked for no more requests now (not a failure)
 
     def no_answer(self, case: Any, exc: httpx.TransportError, base_url: str) -> None:
         """A request the server did not answer (a timeout, a dropped connection) is a failure too,
@@ -494,6 +499,9 @@ def run_cases(strategy: Any, send: Callable[[Any], bool], budget: Budget, findin
             except httpx.TransportError as exc:
                 findings.no_answer(case, exc, base_url)
                 return
+            except RateLimited:
+                findings.rate_limited = findings.abandoned = True
+                return
             if not sent:
                 hypothesis.reject()
 
@@ -501,6 +509,10 @@ def run_cases(strategy: Any, send: Callable[[Any], bool], budget: Budget, findin
             draw()
         if findings.abandoned:
             return
+
+
+class RateLimited(Exception):
+    """A generated request was answered 429: no more of them for this requirement."""
 
 
 def as_mode(case: str) -> GenerationMode:

@@ -295,3 +295,44 @@ def test_property_settings_say_why(entry: dict[str, Any]) -> None:
     for check, setting in (settings.get("checks") or {}).items():
         assert check in ENABLED_CHECKS, f"{check} is not a check the property layer runs"
         assert len(setting.get("reason", "")) > 20, check
+
+
+EVIDENCE = REPO / "docs" / "evidence" / "releases"
+
+
+def surveyed() -> dict[str, dict[str, Any]]:
+    """Release -> what docs/evidence/releases/<release>.yaml says it serves (tools/survey_releases.py)."""
+    found = {}
+    for path in EVIDENCE.glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        found[data["release"]] = {k: v.get("served") for k, v in (data.get("served") or {}).items()}
+    return found
+
+
+def test_since_is_the_first_minor_line_that_serves_the_route() -> None:
+    """Applicability comes from real releases (the newest patch of every minor line, 1.0-1.13): an
+    entry applies from the first minor line that serves its route, unless `since_why` says why the
+    documented behaviour starts later; and no surveyed release it applies to fails to serve it."""
+    from packaging.version import Version
+
+    releases = surveyed()
+    ordered = sorted(releases, key=Version)
+    wrong = []
+    for _, raw in all_entries():
+        served = [r for r in ordered if releases[r].get(raw["id"]) is True]
+        if not served:
+            continue  # not probed anywhere (WebSockets)
+        first = Version(served[0])
+        minor0 = f"{first.major}.{first.minor}.0"
+        since = raw.get("since")
+        if raw.get("since_why"):
+            if not since or Version(since) < Version(minor0):
+                wrong.append(f"{raw['id']}: since {since} is earlier than its route ({minor0})")
+        elif since != minor0:
+            wrong.append(f"{raw['id']}: since {since!r}, first served by {served[0]} (since: {minor0!r})")
+        until = Version(raw["until"]) if raw.get("until") else None
+        for release in ordered:
+            applies = Version(release) >= Version(since or "0") and (until is None or Version(release) < until)
+            if applies and releases[release].get(raw["id"]) is False:
+                wrong.append(f"{raw['id']}: applies to {release}, which does not serve it")
+    assert wrong == []

@@ -40,22 +40,13 @@ from conformance.contract import load_contract
 from conformance.contract.catalog import build_endpoint
 from conformance.drift import OPENAPI_PATH, ServerDocument, probe, probe_request, shape
 from conformance.errors import ProvisionError
-from conformance.provision import (
-    EMBEDDED_SETTINGS,
-    EXCLUDE_NEWER_AFTER_RELEASE,
-    EmbeddedLangflow,
-    StartFailed,
-    cache_dir,
-    ensure_installed,
-    provision,
-    release_date,
-    uv_command,
-)
+from conformance.install import EXCLUDE_NEWER_AFTER_RELEASE, cache_dir, ensure_installed, release_date, uv_command
+from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, StartFailed, provision
 from tests.faults.mutation import api_key_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "evidence" / "releases"
-DOCS_SURVEY = Path("/work/shared/reference/langflow-docs-current.md")
+DOCS_SURVEY = ROOT.parent / "shared" / "reference" / "langflow-docs-current.md"
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000d1f7"
 DEFAULTS_WITH_LOGIN = {"LANGFLOW_AUTO_LOGIN": "false", "DO_NOT_TRACK": "true"}
 # Each left out in turn when the embedded settings do not start a release: all but the login and telemetry.
