@@ -35,7 +35,12 @@ EXCLUDE_NEWER_AFTER_RELEASE = dt.timedelta(days=3)
 LATER = (dt.timedelta(days=60), dt.timedelta(days=180), dt.timedelta(days=365))
 PYPI = "https://pypi.org/pypi/{project}/json"  # a project document lists every release's files
 RECIPE = 2  # what an install is made of; a cached install of another recipe is made again
-_UNSOLVABLE = re.compile(r"no versions? of ([A-Za-z0-9][A-Za-z0-9._-]*)")
+# uv's ways of naming a package the date leaves without a fitting version.
+_UNSOLVABLE = re.compile(
+    r"`([A-Za-z0-9][A-Za-z0-9._-]*)` was filtered by `exclude-newer`"
+    r"|no versions? of ([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"|only ([A-Za-z0-9][A-Za-z0-9._-]*)(?:<=|>=|==|<|>)"
+)
 
 
 def stderr_progress(message: str) -> None:
@@ -193,7 +198,8 @@ def ensure_installed(version: str, progress: Progress = stderr_progress) -> Path
                 text = log.read_text()
                 if "No solution found" not in text:
                     raise
-                missing = set(_UNSOLVABLE.findall(text.rsplit("$ ", 1)[-1])) - {"langflow"}
+                named = _UNSOLVABLE.findall(text.rsplit("$ ", 1)[-1])
+                missing = {name for groups in named for name in groups if name} - {"langflow", "langflow-base"}
                 widen = {p: later.get(p, -1) + 1 for p in missing if later.get(p, -1) + 1 < len(LATER)}
                 if widen:
                     later.update(widen)

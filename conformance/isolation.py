@@ -138,10 +138,13 @@ def try_endpoint(
 ) -> None:
     """The actor tries the victim's resource (`record`, else one of the kind) with this endpoint's
     documented request."""
-    record = record or victim.get(kind.name, fresh=case != "read")
+    # Reads and runs leave the resource as it is: they use the shared one; what may change or delete it
+    # gets one of its own, read back before and after.
+    changes = case not in ("read", "run")
+    record = record or victim.get(kind.name, fresh=changes)
     given = {kind.name: record, **{r: victim.get(r) for r in kind.related if r in record.parents}}
-    before = read_back(victim, kind, record, contract) if case != "read" else None
-    request = example_request(endpoint, resources=victim, fresh=case != "read", given=given)
+    before = read_back(victim, kind, record, contract) if changes else None
+    request = example_request(endpoint, resources=victim, fresh=changes, given=given)
     exchange = send(actor.client, endpoint, **request)
     actor.register_created(endpoint, exchange.response)  # should it make something, the ledger has it
     answer = exchange.response

@@ -562,6 +562,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    run_of_item = item.config.stash.get(RUN, None)
+    if call.when == "call" and run_of_item is not None and REQUESTS_AT_START in item.stash:
+        # What this requirement cost the server (with what it made for itself on first use).
+        report.user_properties.append(("requests", str(run_of_item.stats.requests - item.stash[REQUESTS_AT_START])))
     is_requirement = isinstance(
         getattr(item, "callspec", None) and item.callspec.params.get("requirement"), Requirement
     )
@@ -601,10 +605,14 @@ def _timeout(item: pytest.Item) -> str:
     return f"{run.settings.timeout:g}" if run is not None else "?"
 
 
+REQUESTS_AT_START = pytest.StashKey[int]()
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = item.config.stash.get(RUN, None)
     if run is not None:
         run.stats.last_request = None  # a failure's curl command is a request of its own test
+        item.stash[REQUESTS_AT_START] = run.stats.requests
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -632,6 +640,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     req = json.loads(props["requirement"])
     entry = config_run.results.setdefault(req["id"], {**req, "outcome": "pass", "duration_s": 0.0})
     entry["duration_s"] = round(entry["duration_s"] + report.duration, 4)
+    if "requests" in props:
+        entry["requests"] = int(props["requests"])
     if report.skipped:
         reason = _skip_reason(report)
         entry["outcome"] = "not_applicable" if reason.startswith(NOT_APPLICABLE) else "skip"

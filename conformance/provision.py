@@ -248,7 +248,13 @@ def provision(
         if not failed.exited or len(off) == len(wanted):
             raise
         first = failed
-    # An optional feature may be what breaks this release's start (1.6.9's log buffer): find it.
+    # An optional feature may be what breaks this release's start (1.6.9's log buffer). Only if the
+    # release starts with none of them is it worth finding which.
+    progress(f"Langflow {version} did not start ({first.cause}); trying again with no optional feature on")
+    try:
+        _start(version, venv, _settings(wanted, dict.fromkeys(wanted, "")), {}, progress, database_url).stop()
+    except StartFailed:
+        raise first from None
     for feature in [f for f in wanted if f not in off]:
         progress(f"Langflow {version} did not start ({first.cause}); trying again without {feature}")
         try:

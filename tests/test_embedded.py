@@ -170,3 +170,28 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+UV_REFUSAL = """\
+error: No solution found when resolving dependencies
+  cause: Because only litellm<=1.14.4 is available and langflow>=1.0.19.post2
+         depends on litellm>=1.44.0, we can conclude that langflow>=1.0.19.post2
+         cannot be used.
+hint: `litellm` was filtered by `exclude-newer` to only include packages uploaded before 2024-10-28T20:08:17Z.
+"""
+
+
+def test_the_package_a_release_date_leaves_unsolvable_is_named() -> None:
+    from conformance.install import _UNSOLVABLE
+
+    assert {name for groups in _UNSOLVABLE.findall(UV_REFUSAL) for name in groups if name} == {"litellm"}
+
+
+def test_the_release_s_own_langflow_base_is_pinned(cache: Path) -> None:
+    from conformance.install import matching_base
+
+    cache.mkdir(parents=True)
+    bases = ["0.10.3", "0.11.0", "1.12.8", "1.13.0"]
+    (cache / "uploads-langflow-base.json").write_text(json.dumps(dict.fromkeys(bases, "2026-07-23T00:00:00Z")))
+    assert matching_base("1.10.3") == "0.10.3" and matching_base("1.12.8") == "1.12.8"
+    assert matching_base("1.1.4.post1") is None  # an older numbering: resolved by date alone
