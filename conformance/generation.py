@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import hypothesis
+import hypothesis.configuration
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
@@ -35,6 +36,7 @@ from .calls import query_names, rename
 from .client import NO_WAIT
 from .contract import Endpoint, SchemaStore, SelectedContract
 from .contract.openapi import build_document
+from .install import cache_dir
 from .resources import Resources
 from .secrets import mask
 
@@ -215,6 +217,10 @@ class DerivedSchema:
     def __init__(self, contract: SelectedContract, seed: int) -> None:
         self.contract = contract
         self.seed = seed
+        # Hypothesis keeps its unicode tables (built in about 4 s) under its home directory: ours,
+        # not .hypothesis/ in whatever directory a run starts in, so that the next run finds them.
+        with contextlib.suppress(Exception):
+            hypothesis.configuration.set_hypothesis_home_dir(str(cache_dir() / "hypothesis"))
 
     def _load(self, closed: bool) -> Any:
         load_all_checks()

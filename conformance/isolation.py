@@ -85,13 +85,20 @@ def _read_one(owner: Resources, kind: Kind, record: Record, contract: SelectedCo
     return _clean(item) if item is not None else f"not in the owner's list ({answer.status_code})"
 
 
-def mentions(answer: httpx.Response, record: Record) -> bool:
-    """Does an answer show anything of this resource: its id or name, or bytes (a download)?"""
-    text = text_of(answer)
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return bool(answer.content) and not text.strip().startswith("<")  # bytes; an HTML error page is not
+def mentions(answer: httpx.Response, record: Record, events: list[Any] | None = None) -> bool:
+    """Does an answer show anything of this resource: its id or name (in the body, or in any event of
+    a stream), or bytes (a download)?"""
+    if events is not None:
+        body: Any = events
+    else:
+        try:
+            text = answer.text
+        except httpx.ResponseNotRead:  # a stream read as events elsewhere: it did answer
+            return True
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return bool(answer.content) and not text.strip().startswith("<")  # bytes; an HTML error page is not
     values = {str(v) for v in leaves(body)}  # field values, not the words of a message ("Flow X not found")
     return record.id in values or bool(record.name and record.name in values)
 
@@ -155,7 +162,9 @@ def try_endpoint(
         # nothing passes if the resource is unchanged below (a search answering [] for another's id,
         # a batch that ignores ids the caller does not own).
         success = 200 <= answer.status_code < 300
-        leaked = success and (mentions(answer, record) or (case == "run" and ran(endpoint, request, answer)))
+        events = exchange.stream.events if exchange.stream is not None else None
+        shown = mentions(answer, record, events)
+        leaked = success and (shown or (case == "run" and (events is not None or ran(endpoint, request, answer))))
         if leaked or not success:
             what = "reached" if leaked else "was not refused the documented way"
             fail(

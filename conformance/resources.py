@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from .contract import Endpoint, SelectedContract
+from .contract.yamlfile import load_yaml
 from .ledger import RETRY_PAUSES_S, Ledger
 from .secrets import SECRETS
 
@@ -143,7 +143,7 @@ class ResourceKinds:
 
     @classmethod
     def load(cls, path: Path) -> ResourceKinds:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path) or {}
         kinds = {}
         for name, raw in (data.get("resources") or {}).items():
             if "same_as" in raw:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packaging.version import Version
 
 from ..urls import api_version_of
+from .yamlfile import load_yaml
 
 AUTH_VALUES = ("none", "api-key", "superuser")
 SAFETY_VALUES = ("read", "creates-own", "user-destructive", "install-wide", "needs-external-service")
@@ -173,7 +173,7 @@ class Catalog:
     def load(cls, directory: Path) -> Catalog:
         entries: list[tuple[str, dict[str, Any], Path]] = []
         for path in sorted(directory.glob("*.yaml")):
-            data = yaml.safe_load(path.read_text()) or {}
+            data = load_yaml(path) or {}
             group = str(data["group"])
             for raw in data.get("endpoints", []) or []:
                 entries.append((group, raw, path))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from packaging.version import Version
+
+from .yamlfile import load_yaml
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Editions:
 
     @classmethod
     def load(cls, path: Path) -> Editions:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path)
         return cls(
             [
                 Edition(

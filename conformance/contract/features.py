@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from .yamlfile import load_yaml
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Features:
 
     @classmethod
     def load(cls, path: Path) -> Features:
-        data = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
+        data = (load_yaml(path) if path.is_file() else None) or {}
         features = {}
         for fid, raw in (data.get("features") or {}).items():
             features[str(fid)] = Feature(
