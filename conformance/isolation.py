@@ -19,6 +19,7 @@ from .calls import example_request, send
 from .checks import fail, text_of
 from .contract import Endpoint, SelectedContract
 from .resources import Kind, Record, Resources, Step, items_with, leaves, request_kwargs
+from .streams import StreamResult
 
 REFUSED = (403, 404)
 # Fields a read shows differently without anyone changing the resource.
@@ -85,16 +86,13 @@ def _read_one(owner: Resources, kind: Kind, record: Record, contract: SelectedCo
     return _clean(item) if item is not None else f"not in the owner's list ({answer.status_code})"
 
 
-def mentions(answer: httpx.Response, record: Record, events: list[Any] | None = None) -> bool:
-    """Does an answer show anything of this resource: its id or name (in the body, or in any event of
-    a stream), or bytes (a download)?"""
-    if events is not None:
-        body: Any = events
+def mentions(answer: httpx.Response, record: Record, stream: StreamResult | None = None) -> bool:
+    """Does an answer show anything of this resource: its id or name, or bytes (a download)? An event
+    stream (its body consumed as events): do its events?"""
+    if stream is not None:
+        body: Any = stream.events
     else:
-        try:
-            text = answer.text
-        except httpx.ResponseNotRead:  # a stream read as events elsewhere: it did answer
-            return True
+        text = text_of(answer)
         try:
             body = json.loads(text)
         except ValueError:
@@ -112,15 +110,16 @@ def is_refusal(endpoint: Endpoint, answer: httpx.Response, contract: SelectedCon
     variant = next((v for v in (spec.tolerated if spec else ()) if v.id == refusal["variant"]), None)
     try:
         body = answer.json()
-    except ValueError:
+    except (ValueError, httpx.ResponseNotRead):  # an event stream is no error object
         return False
     return variant is not None and bool(variant.schema) and not contract.schemas.errors(variant.schema, body)
 
 
-def ran(endpoint: Endpoint, request: dict[str, Any], answer: httpx.Response) -> bool:
-    """Did a run endpoint run the flow: its echo came back (without an echo to tell, any 2xx did)?"""
+def ran(endpoint: Endpoint, request: dict[str, Any], answer: httpx.Response, stream: StreamResult | None) -> bool:
+    """Did a run endpoint run the flow: its echo came back (without an echo to tell, or as a 2xx event
+    stream of the run, any 2xx did)?"""
     echo = endpoint.raw.get("echo")
-    if not echo:
+    if not echo or stream is not None:
         return True
     try:
         checks.echoes(endpoint, request, answer)
@@ -162,9 +161,8 @@ def try_endpoint(
         # nothing passes if the resource is unchanged below (a search answering [] for another's id,
         # a batch that ignores ids the caller does not own).
         success = 200 <= answer.status_code < 300
-        events = exchange.stream.events if exchange.stream is not None else None
-        shown = mentions(answer, record, events)
-        leaked = success and (shown or (case == "run" and (events is not None or ran(endpoint, request, answer))))
+        shown = mentions(answer, record, exchange.stream)
+        leaked = success and (shown or (case == "run" and ran(endpoint, request, answer, exchange.stream)))
         if leaked or not success:
             what = "reached" if leaked else "was not refused the documented way"
             fail(

@@ -102,3 +102,22 @@ def test_stand_in_ids_fill_placeholders_and_required_parameters() -> None:
 def test_folders_redirect_from_1_4(release: str, status: int) -> None:
     contract = load_contract().select(release)
     assert contract.endpoint("projects.folders-list").expected_status(release) == status
+
+
+def test_an_event_stream_shows_a_resource_through_its_events() -> None:
+    """Isolation: a 2xx event stream for another user's resource is judged by its events (its body was
+    consumed as events, so reading it again would raise)."""
+    from conformance.isolation import mentions
+    from conformance.resources import Record
+
+    record = Record("flow", "00000000-0000-4000-8000-000000000001", "lfc-x-flow1", {})
+
+    def unread() -> httpx.Response:
+        response = httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=httpx.ByteStream(b""))
+        with pytest.raises(httpx.ResponseNotRead):
+            _ = response.content
+        return response
+
+    shown = streams.StreamResult(events=[{"event": "add_message", "data": {"flow_id": record.id}}])
+    assert mentions(unread(), record, shown)
+    assert not mentions(unread(), record, streams.StreamResult(events=[{"event": "end", "data": {}}]))

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from conformance.contract.loader import contract_root
 from conformance.matrix import suite_command, unset_settings
 from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow
+from conformance.resources import ResourceKinds
 from conformance.secrets import SHAPES
 
 from .proxy import Fault, proxying
@@ -91,12 +93,21 @@ class Run:
 
 
 def selection(fault: Fault) -> list[str]:
-    """`-k`: the requirements of the fault's endpoints, and the lifecycles and state machines of their
-    groups (a delete that does not delete shows in the lifecycle, not in the delete's own example)."""
+    """`-k`: the requirements of the fault's endpoints (their isolation ones among them), the isolation
+    requirement of each kind one of them lists (`<group>.<kind>.isolation-list`), and the lifecycles
+    and state machines of their groups (a delete that does not delete shows in the lifecycle, not in
+    the delete's own example)."""
     groups = sorted({e.split(".")[0] for e in fault.endpoints})
     own = [f"[{e}." for e in fault.endpoints]
+    kinds = ResourceKinds.load(contract_root() / "resources.yaml").kinds.values()
+    lists = [
+        f"[{alt['endpoint'].split('.')[0]}.{kind.name}.isolation-list]"
+        for kind in kinds
+        for alt in kind.alternatives("list")
+        if alt["endpoint"] in fault.endpoints
+    ]
     flows = [f"([{g}. and (lifecycle or stateful))" for g in groups]
-    return ["-k", " or ".join(own + flows)]
+    return ["-k", " or ".join(own + lists + flows)]
 
 
 def run_suite_via(

@@ -28,6 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance.contract import load_contract
+from conformance.resources import leaves
 
 from ..serving import serve_app
 
@@ -226,6 +227,105 @@ async def slow(ex: Exchange, proxy: FaultProxy, seconds: float) -> None:
     await asyncio.sleep(seconds)
 
 
+# Tenancy: who owns what, learned by watching the run (Tenancy.learn), and requests sent on with the
+# credential of another user -- from outside, exactly a server that ignores ownership.
+
+WHOAMI = "/api/v1/users/whoami"
+Credential = tuple[str, str]  # (where, value): ("authorization", "Bearer ..."), ("x-api-key", K), ("query", K)
+
+
+def credential_of(ex: Exchange) -> Credential | None:
+    """The credential Langflow would go by: a Bearer token first, then x-api-key (query, then header)."""
+    if "authorization" in ex.headers:
+        return ("authorization", ex.headers["authorization"])
+    query = next((v for k, v in ex.query if k == "x-api-key"), None)
+    if query is not None:
+        return ("query", query)
+    return ("x-api-key", ex.headers["x-api-key"]) if "x-api-key" in ex.headers else None
+
+
+def _send_as(ex: Exchange, credential: Credential) -> None:
+    """The request's own credentials (and cookies, which may carry a login) replaced by `credential`."""
+    for name in ("authorization", "x-api-key", "cookie"):
+        ex.headers.pop(name, None)
+    ex.query = [(k, v) for k, v in ex.query if k != "x-api-key"]
+    where, value = credential
+    if where == "query":
+        ex.query.append(("x-api-key", value))
+    else:
+        ex.headers[where] = value
+
+
+def _named_ids(ex: Exchange) -> list[str]:
+    """Every value the request names: path segments, query values, the JSON body's strings."""
+    named = [*ex.path.split("/"), *(v for _, v in ex.query)]
+    try:
+        body = json.loads(ex.body) if ex.body else None
+    except (ValueError, UnicodeDecodeError):  # a form, a file
+        body = None
+    return named + [v for v in leaves(body) if isinstance(v, str)]
+
+
+@dataclass
+class Tenancy:
+    """Ids the run's answers carried, each with the credential of the request that first showed it
+    (its creator, or its owner's list), and which credentials showed new ids, most recent last."""
+
+    owners: dict[str, Credential] = field(default_factory=dict)
+    creators: list[Credential] = field(default_factory=list)
+    valid: dict[Credential, bool] = field(default_factory=dict)  # does the server take it
+
+    def learn(self, credential: Credential | None, body: bytes) -> None:
+        try:
+            value = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return
+        # The object itself, a list's items, and a page's items ({"api_keys": [...]}, {"files": [...]}).
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, dict):
+            items += [i for v in value.values() if isinstance(v, list) for i in v]
+        new = [str(i["id"]) for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+        new = [i for i in new if i not in self.owners]
+        if credential is None or not new:
+            return
+        self.owners.update(dict.fromkeys(new, credential))
+        with contextlib.suppress(ValueError):
+            self.creators.remove(credential)
+        self.creators.append(credential)
+
+
+async def ignore_ownership(ex: Exchange, proxy: FaultProxy) -> None:
+    """A server that finds a resource by id alone: a request naming another user's id (in its path,
+    query or JSON body) is sent on with that user's credential, so it reads, changes, deletes or runs
+    what the caller does not own."""
+    caller = credential_of(ex)
+    other = next((o for i in _named_ids(ex) if (o := proxy.tenancy.owners.get(i)) and o != caller), None)
+    if other is not None and await _authenticated(proxy, caller):
+        _send_as(ex, other)
+
+
+async def ignore_owner_filter(ex: Exchange, proxy: FaultProxy) -> None:
+    """A list that does not filter by its caller: sent on with the credential of the user who most
+    recently created something, other than the caller, so it lists that user's resources."""
+    caller = credential_of(ex)
+    other = next((c for c in reversed(proxy.tenancy.creators) if c != caller), None)
+    if other is not None and await _authenticated(proxy, caller):
+        _send_as(ex, other)
+
+
+async def _authenticated(proxy: FaultProxy, credential: Credential | None) -> bool:
+    """Does the server take this credential (asked once)? Such a server still authenticates: a request
+    without credentials, or with a wrong key, stays refused."""
+    if credential is None:
+        return False
+    if credential not in proxy.tenancy.valid:
+        probe = Exchange("GET", WHOAMI, [], {}, b"", None)
+        _send_as(probe, credential)
+        answer = await proxy.client.get(WHOAMI, params=probe.query, headers=probe.headers)
+        proxy.tenancy.valid[credential] = answer.status_code == 200
+    return proxy.tenancy.valid[credential]
+
+
 # Status and headers only: the body (an endless event stream, say) is not read.
 HEADER_ACTIONS: dict[str, Callable[..., None]] = {f.__name__: f for f in (change_status, content_type)}
 RESPONSE_ACTIONS: dict[str, Callable[..., None]] = {
@@ -245,8 +345,21 @@ RESPONSE_ACTIONS: dict[str, Callable[..., None]] = {
 }
 REQUEST_ACTIONS: dict[str, Callable[..., Any]] = {
     f.__name__: f
-    for f in (skip_auth, ignore_query_key, ignore_bearer, no_op_delete, no_op_update, remove_route, gateway_error, slow)
+    for f in (
+        skip_auth,
+        ignore_query_key,
+        ignore_bearer,
+        no_op_delete,
+        no_op_update,
+        remove_route,
+        gateway_error,
+        slow,
+        ignore_ownership,
+        ignore_owner_filter,
+    )
 }
+# Request actions that need to know who owns what: every JSON answer of the run is read to learn it.
+TENANCY_ACTIONS = {ignore_ownership.__name__, ignore_owner_filter.__name__}
 RESET = "reset"  # the connection is cut after the headers: no action function can express that
 
 
@@ -284,6 +397,7 @@ class FaultProxy:
     on_request: Callable[[Exchange], Awaitable[None] | None] | None = None
     hits: int = 0  # requests the fault applied to
     url: str = ""
+    tenancy: Tenancy = field(default_factory=Tenancy)
     client: httpx.AsyncClient = field(init=False)
 
     def applies(self, ex: Exchange) -> bool:
@@ -332,6 +446,13 @@ class FaultProxy:
             ex.status, ex.response_headers = status, headers
             HEADER_ACTIONS[fault.action](ex, **fault.args)
             status, headers = ex.status, ex.response_headers
+        if self._learns(status, headers):  # a JSON answer: who owns the ids it carries
+            try:
+                body = await answer.aread()
+            finally:
+                await answer.aclose()
+            self.tenancy.learn(credential_of(ex), body)
+            return Response(body, status, headers=headers)
         if fault is None or fault.action in REQUEST_ACTIONS or fault.action in HEADER_ACTIONS:
             return StreamingResponse(
                 answer.aiter_raw(), status, headers=headers, background=BackgroundTask(answer.aclose)
@@ -348,6 +469,10 @@ class FaultProxy:
             RESPONSE_ACTIONS[fault.action](ex, **fault.args)
         return Response(ex.response_body, ex.status, headers=ex.response_headers)
 
+    def _learns(self, status: int, headers: dict[str, str]) -> bool:
+        tenancy = self.fault is not None and self.fault.action in TENANCY_ACTIONS
+        return tenancy and 200 <= status < 300 and headers.get("content-type", "").startswith("application/json")
+
     async def _openapi_without(self, ex: Exchange, fault: Fault) -> Response:
         answer = await self.client.get(ex.path, headers={"accept-encoding": "identity"})
         document = answer.json()
@@ -361,7 +486,11 @@ class FaultProxy:
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             # No cookie jar: a login's session cookie would authenticate every later request of every client.
             jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-            async with httpx.AsyncClient(base_url=self.upstream, timeout=600.0, cookies=jar) as client:
+            # A new connection per request: a server closes its end after an unhandled exception's 500
+            # (Starlette re-raises it to uvicorn once the answer is sent), and a pooled connection it is
+            # closing would turn the next request into a 502 of the proxy, not the server's answer.
+            limits = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=self.upstream, timeout=600.0, cookies=jar, limits=limits) as client:
                 self.client = client
                 yield
 
