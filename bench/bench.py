@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conformance.matrix import suite_command, unset_settings
 from conformance.report.model import figures
+from conformance.run.matrix import suite_command, unset_settings
 
 COLUMNS = (
     ("wall_s", "wall s", "8.1f"),
@@ -75,7 +75,7 @@ def main() -> None:
     credentials: list[str] = []
     server = args.server
     if server is None:
-        from conformance.provision import provision
+        from conformance.target.provision import provision
 
         embedded = provision(args.langflow_version)
         server = embedded.url

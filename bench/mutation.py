@@ -60,9 +60,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from conformance.matrix import suite_command, unset_settings  # noqa: E402
-from conformance.options import DEFAULT_EXAMPLES, DEFAULT_SEED  # noqa: E402
-from conformance.provision import provision  # noqa: E402
+from conformance.run.matrix import suite_command, unset_settings  # noqa: E402
+from conformance.run.options import DEFAULT_EXAMPLES, DEFAULT_SEED  # noqa: E402
+from conformance.target.provision import provision  # noqa: E402
 from tests.faults.mutation import (  # noqa: E402
     FAULTS_SETTINGS,
     Credentials,
@@ -80,7 +80,7 @@ SUITE_TIMEOUT_S = 30  # our suite's default --timeout per HTTP request; schemath
 SUITE_RUN_LIMIT_S = 1800
 SCHEMATHESIS_RUN_LIMIT_S = 7200
 FAILED = ("fail", "error")
-SUITE_PREFIX = "lfc-"  # names our suite gives what it creates (conformance/ledger.py): never ours to delete
+SUITE_PREFIX = "lfc-"  # names our suite gives what it creates (conformance/run/ledger.py): never ours to delete
 
 
 @dataclass(frozen=True)

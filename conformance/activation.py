@@ -1,7 +1,7 @@
 """The pytest11 entry point. Installed with the package, it is loaded by every pytest run in that
 environment, so it does nothing unless the run asks for the conformance suite (`--pyargs
 conformance.suite`, a path into it, the `langflow-conformance` command, or a checkout whose testpaths
-point at it): only then does it load the plugin (conformance.plugin), whose options, imports and
+point at it): only then does it load the plugin (conformance.run.plugin), whose options, imports and
 reports an unrelated project never sees. It imports nothing heavier than the option table."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .options import OPTIONS
+from conformance.run.options import OPTIONS
 
-PLUGIN = "conformance.plugin"
+PLUGIN = "conformance.run.plugin"
 SUITE_MODULE = "conformance.suite"
 SUITE_DIR = Path(__file__).parent / "suite"
 

@@ -11,8 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import __version__
-from .options import OPTIONS
+from conformance import __version__
+from conformance.run.options import OPTIONS
 
 USAGE = "usage: langflow-conformance [--server URL] [--api-key KEY | --token T | --username U --password P] [options]"
 ENTRY_POINT = "langflow_conformance"  # pyproject.toml [project.entry-points.pytest11]
@@ -24,7 +24,7 @@ EXIT_CODES = (
 
 
 def version_line() -> str:
-    from .contract import load_contract  # only for --version: reads the contract to name its digest
+    from conformance.contract import load_contract  # only for --version: reads the contract to name its digest
 
     contract = load_contract()
     editions = ", ".join(contract.editions.ids)

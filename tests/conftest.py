@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import matrix
-from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 from conformance.report import VIEWS
 from conformance.report.model import figures
+from conformance.run import matrix
+from conformance.target.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, provision, terminate_like_interrupt
 
 from .deployments import stack
 from .deployments.gateway import Gateway

@@ -10,7 +10,7 @@ from typing import Any
 
 import uvicorn
 
-from conformance.provision import free_port
+from conformance.target.provision import free_port
 
 
 @contextmanager

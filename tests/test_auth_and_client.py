@@ -5,11 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance import client as client_mod
-from conformance.auth import ApiKeyAuth, BearerAuth, LoginAuth, from_wire, to_wire
-from conformance.client import make_client, stats_of
 from conformance.errors import CredentialsError
-from conformance.secrets import SECRETS, Secrets
+from conformance.target import client as client_mod
+from conformance.target.auth import ApiKeyAuth, BearerAuth, LoginAuth, from_wire, to_wire
+from conformance.target.client import make_client, stats_of
+from conformance.target.secrets import SECRETS, Secrets
 
 
 def recording_client(auth: httpx.Auth, handler) -> httpx.Client:

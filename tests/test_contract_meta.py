@@ -17,7 +17,7 @@ from conformance.contract import load_contract
 from conformance.contract.catalog import AUTH_VALUES, SAFETY_VALUES, build_endpoint
 from conformance.contract.documents import WHOLE_FILE, covers_mention, documented_operations, headings, normalize
 from conformance.contract.schemas import ID_BASE
-from conformance.generation import ENABLED_CHECKS
+from conformance.requirements.generation import ENABLED_CHECKS
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO.parent / "shared" / "langflow-docs"

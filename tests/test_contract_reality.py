@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.known import all_known
+from conformance.report.known import all_known
 
 from .conftest import REPO, Result, Server, record_figures, run_suite
 

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from conformance.contract import load_contract
-from conformance.ledger import Ledger, run_prefix
-from conformance.resources import ResourceKinds, Resources
+from conformance.run.kinds import ResourceKinds
+from conformance.run.ledger import Ledger, run_prefix
+from conformance.run.resources import Resources
 
 from .deployments.gateway import Gateway
 from .deployments.stack import ProductionLike

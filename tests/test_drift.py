@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance.drift import compatible, group_of, served, shape, types_of
+from conformance.requirements.drift import compatible, group_of, served, shape, types_of
 
 from .conftest import Result, run_suite
 from .fake_langflow import API_KEY, serving

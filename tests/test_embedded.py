@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from conformance import servers
 from conformance.errors import EXIT_TARGET
-from conformance.install import RECIPE
-from conformance.provision import BASE_SETTINGS, StartFailed, provision
+from conformance.target import servers
+from conformance.target.install import RECIPE
+from conformance.target.provision import BASE_SETTINGS, StartFailed, provision
 
 from .conftest import run_suite
 
@@ -135,7 +135,7 @@ def test_the_next_run_stops_a_server_an_earlier_run_left(cache: Path) -> None:
 @pytest.mark.real_langflow
 def test_a_killed_run_leaves_no_server(tmp_path: Path) -> None:
     """SIGKILL of the controller mid-run: its embedded Langflow goes with it (Linux PR_SET_PDEATHSIG)."""
-    from conformance.matrix import suite_command, unset_settings
+    from conformance.run.matrix import suite_command, unset_settings
 
     command = suite_command(tmp_path / "reports", "--langflow-version", "1.13.0", "-m", "example")
     run = subprocess.Popen(
@@ -159,7 +159,7 @@ def test_a_killed_run_leaves_no_server(tmp_path: Path) -> None:
 
 
 def _cache() -> Path:
-    from conformance.provision import cache_dir
+    from conformance.target.provision import cache_dir
 
     return cache_dir()
 
@@ -182,13 +182,13 @@ hint: `litellm` was filtered by `exclude-newer` to only include packages uploade
 
 
 def test_the_package_a_release_date_leaves_unsolvable_is_named() -> None:
-    from conformance.install import _UNSOLVABLE
+    from conformance.target.install import _UNSOLVABLE
 
     assert {name for groups in _UNSOLVABLE.findall(UV_REFUSAL) for name in groups if name} == {"litellm"}
 
 
 def test_the_release_s_own_langflow_base_is_pinned(cache: Path) -> None:
-    from conformance.install import matching_base
+    from conformance.target.install import matching_base
 
     cache.mkdir(parents=True)
     bases = ["0.10.3", "0.11.0", "1.12.8", "1.13.0"]

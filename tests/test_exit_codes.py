@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import EXIT_TARGET, EXIT_USAGE
-from conformance.options import OPTIONS
+from conformance.run.options import OPTIONS
 
 from .conftest import run_suite
 

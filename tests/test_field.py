@@ -15,8 +15,8 @@ import pytest
 
 from conformance.contract.features import OFF_PREFIX
 from conformance.errors import EXIT_OK, EXIT_TARGET
-from conformance.known import all_known
 from conformance.report import VIEWS
+from conformance.report.known import all_known
 
 from .conftest import REPO, Result, record_figures, run_suite
 from .deployments.gateway import Gateway

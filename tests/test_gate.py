@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from conformance.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_VACUOUS, OptionError
-from conformance.gate import Baseline, evaluate, vacuous_reasons
-from conformance.known import all_known, baseline_yaml, parse
 from conformance.report.compare import compare
+from conformance.report.gate import Baseline, evaluate, vacuous_reasons
+from conformance.report.known import all_known, baseline_yaml, parse
 
 from .conftest import REPO, Server, run_suite
 
@@ -116,7 +116,7 @@ def test_compare_marks_what_changed() -> None:
 
 def test_the_committed_baseline_is_made_from_the_findings_of_1_13() -> None:
     assert (REPO / "ci" / "baseline.yaml").read_text() == baseline_yaml("1.13.0"), (
-        "ci/baseline.yaml is out of date: python -m conformance.known 1.13.0 > ci/baseline.yaml"
+        "ci/baseline.yaml is out of date: python -m conformance.report.known 1.13.0 > ci/baseline.yaml"
     )
     committed, known = Baseline.load(REPO / "ci" / "baseline.yaml"), Baseline.known("1.13.0")
     assert set(committed.entries) == set(known.entries)

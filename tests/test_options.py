@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conformance.errors import EXIT_USAGE, OptionError
-from conformance.options import DEFAULT_LANGFLOW_VERSION, OPTIONS, resolve
+from conformance.run.options import DEFAULT_LANGFLOW_VERSION, OPTIONS, resolve
 
 
 def getter(**cli: str):

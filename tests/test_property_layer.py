@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.generation import ENABLED_CHECKS
-from conformance.options import DEFAULT_SEED
+from conformance.requirements.generation import ENABLED_CHECKS
+from conformance.run.options import DEFAULT_SEED
 
 from .conftest import Result, run_suite
 from .fake_langflow import API_KEY, BUGS, REQUIREMENTS, Fake, serving

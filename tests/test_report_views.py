@@ -118,7 +118,7 @@ def test_summary_md_has_a_table_per_api_version_and_reproductions(report: dict) 
 
 
 def test_write_produces_every_view_and_masks_secrets(tmp_path: Path, report: dict) -> None:
-    from conformance.secrets import SECRETS
+    from conformance.target.secrets import SECRETS
 
     secret = "sk-views-test-" + "secret-value-0123456789"  # split: no key-shaped literal in the repository
     SECRETS.add(secret)

@@ -7,11 +7,13 @@ import json
 import httpx
 import pytest
 
-from conformance.calls import example_request
 from conformance.contract import load_contract
-from conformance.ledger import Ledger, run_prefix
-from conformance.requirements import Context, requirements_for
-from conformance.resources import RUN_NAME, ResourceKinds, Resources, expand, is_leftover
+from conformance.requirements.calls import example_request
+from conformance.requirements.derive import Context, requirements_for
+from conformance.run.kinds import ResourceKinds, expand
+from conformance.run.ledger import Ledger, run_prefix
+from conformance.run.resources import Resources
+from conformance.run.sweep import RUN_NAME, is_leftover
 
 CONTRACT = load_contract()
 KINDS = ResourceKinds.load(CONTRACT.root / "resources.yaml")

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from conformance import streams
-from conformance.calls import example_request
 from conformance.contract import load_contract
 from conformance.contract.catalog import build_endpoint
+from conformance.requirements import streams
+from conformance.requirements.calls import example_request
 
 
 def lines_of(response: httpx.Response) -> streams.Lines:
@@ -107,8 +107,8 @@ def test_folders_redirect_from_1_4(release: str, status: int) -> None:
 def test_an_event_stream_shows_a_resource_through_its_events() -> None:
     """Isolation: a 2xx event stream for another user's resource is judged by its events (its body was
     consumed as events, so reading it again would raise)."""
-    from conformance.isolation import mentions
-    from conformance.resources import Record
+    from conformance.requirements.isolation import mentions
+    from conformance.run.kinds import Record
 
     record = Record("flow", "00000000-0000-4000-8000-000000000001", "lfc-x-flow1", {})
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance.auth import Anonymous
-from conformance.client import make_client
 from conformance.errors import OptionError
-from conformance.urls import api_version_of, join, normalize_server_url
+from conformance.target.auth import Anonymous
+from conformance.target.client import make_client
+from conformance.target.urls import api_version_of, join, normalize_server_url
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ each optional setting left out in turn, then with Langflow's defaults, to name t
 On the first server that starts: read /api/v1/version, /health_check, an anonymous whoami, /api/v1/config
 and /openapi.json, then decide for every catalog entry (all files, all editions) whether the release
 serves it: listed in its OpenAPI document, or else answered by a route to the drift probe's harmless
-request (conformance.drift). The documented endpoints the catalog lacks (section 2 of the docs survey,
+request (conformance.requirements.drift). The documented endpoints the catalog lacks (section 2 of the docs survey,
 marked **no**) are looked up in the OpenAPI document only. Writes docs/evidence/releases/<release>.yaml.
 
 Run from the repository root (so that this worktree's conformance package and schemas are used):
@@ -38,10 +38,16 @@ from packaging.version import Version
 
 from conformance.contract import load_contract
 from conformance.contract.catalog import build_endpoint
-from conformance.drift import OPENAPI_PATH, ServerDocument, probe, probe_request, shape
 from conformance.errors import ProvisionError
-from conformance.install import EXCLUDE_NEWER_AFTER_RELEASE, cache_dir, ensure_installed, release_date, uv_command
-from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, StartFailed, provision
+from conformance.requirements.drift import OPENAPI_PATH, ServerDocument, probe, probe_request, shape
+from conformance.target.install import (
+    EXCLUDE_NEWER_AFTER_RELEASE,
+    cache_dir,
+    ensure_installed,
+    release_date,
+    uv_command,
+)
+from conformance.target.provision import EMBEDDED_SETTINGS, EmbeddedLangflow, StartFailed, provision
 from tests.faults.mutation import api_key_for
 
 ROOT = Path(__file__).resolve().parent.parent

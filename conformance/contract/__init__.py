@@ -1,9 +1,9 @@
 """The contract loaded from schemas/: editions, the endpoint catalog, and the JSON Schemas."""
 
-from .catalog import Catalog, Endpoint, ResponseSpec, Variant
-from .editions import Edition, Editions
-from .loader import Contract, SelectedContract, contract_root, load_contract
-from .schemas import SchemaStore
+from conformance.contract.catalog import Catalog, Endpoint, ResponseSpec, Variant
+from conformance.contract.editions import Edition, Editions
+from conformance.contract.loader import Contract, SelectedContract, contract_root, load_contract
+from conformance.contract.schemas import SchemaStore
 
 __all__ = [
     "Catalog",

@@ -9,8 +9,8 @@ from typing import Any
 
 from packaging.version import Version
 
-from ..urls import api_version_of
-from .yamlfile import load_yaml
+from conformance.contract.yamlfile import load_yaml
+from conformance.target.urls import api_version_of
 
 AUTH_VALUES = ("none", "api-key", "superuser")
 SAFETY_VALUES = ("read", "creates-own", "user-destructive", "install-wide", "needs-external-service")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from .yamlfile import load_yaml
+from conformance.contract.yamlfile import load_yaml
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .yamlfile import load_yaml
+from conformance.contract.yamlfile import load_yaml
 
 
 @dataclass(frozen=True)

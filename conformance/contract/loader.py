@@ -9,10 +9,10 @@ from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 
-from .catalog import Catalog, Endpoint, build_endpoint
-from .editions import Edition, Editions
-from .features import Features
-from .schemas import REPORT_DIR, SchemaStore
+from conformance.contract.catalog import Catalog, Endpoint, build_endpoint
+from conformance.contract.editions import Edition, Editions
+from conformance.contract.features import Features
+from conformance.contract.schemas import REPORT_DIR, SchemaStore
 
 CONTRACT_PACKAGE = "conformance.schemas"  # schemas/ of the repository, mapped by pyproject.toml
 

@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .catalog import Endpoint
-from .loader import SelectedContract
-from .schemas import ID_BASE
+from conformance.contract.catalog import Endpoint
+from conformance.contract.loader import SelectedContract
+from conformance.contract.schemas import ID_BASE
 
 # Operations that are not plain request/response HTTP: nothing to generate for them.
 NOT_HTTP = ("WS",)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .catalog import Endpoint
+from conformance.contract.catalog import Endpoint
 
 _PARAM = re.compile(r"\{[^}]+\}")
 

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..secrets import mask
-from .html import render_html
-from .junit import render_junit
-from .markdown import render_summary_md
-from .model import API_VERSIONS, OUTCOMES, build
+from conformance.report.html import render_html
+from conformance.report.junit import render_junit
+from conformance.report.markdown import render_summary_md
+from conformance.report.model import API_VERSIONS, OUTCOMES, build
+from conformance.target.secrets import mask
 
 VIEWS = {"summary.md": render_summary_md, "report.html": render_html, "junit.xml": render_junit}
 

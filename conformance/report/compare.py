@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import OptionError
+from conformance.errors import OptionError
 
 FAILING = ("fail", "error")
 RAN = ("pass", *FAILING)

@@ -7,7 +7,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .model import API_VERSIONS, OUTCOMES, failure_details, identity, profile_rows, reproductions, warnings
+from conformance.report.model import (
+    API_VERSIONS,
+    OUTCOMES,
+    failure_details,
+    identity,
+    profile_rows,
+    reproductions,
+    warnings,
+)
 
 LABELS = {"pass": "passed", "fail": "failed", "error": "errors", "skip": "SKIPPED", "not_applicable": "n/a"}
 

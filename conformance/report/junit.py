@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .model import API_VERSIONS, failure_details, identity, profile_rows, reproductions, warnings
+from conformance.report.model import API_VERSIONS, failure_details, identity, profile_rows, reproductions, warnings
 
 
 def _details(r: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import failure_details, group_summary, identity, profile_rows, reproductions, warnings
+from conformance.report.model import failure_details, group_summary, identity, profile_rows, reproductions, warnings
 
 MAX_SKIPS_LISTED = 200  # job summaries are capped at 1 MiB
 

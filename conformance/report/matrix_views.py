@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .model import API_VERSIONS
+from conformance.report.model import API_VERSIONS
 
 
 def _pct(value: float | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from .. import __version__
+from conformance import __version__
 
 OUTCOMES = ("pass", "fail", "error", "skip", "not_applicable")
 API_VERSIONS = ("v1", "v2", "unversioned")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conformance import checks
-from conformance.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
-from conformance.calls import example_request, send
 from conformance.contract import Endpoint, SelectedContract
-from conformance.plugin import Run
-from conformance.requirements import NOT_APPLICABLE, Requirement
-from conformance.target import LOGIN, WHOAMI, TargetInfo
+from conformance.requirements import checks
+from conformance.requirements.calls import example_request, send
+from conformance.requirements.derive import NOT_APPLICABLE, Requirement
+from conformance.run.plugin import Run
+from conformance.target.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
+from conformance.target.discovery import LOGIN, WHOAMI, TargetInfo
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
 WRONG_KEY = "sk-lfc-wrong-key-00000000"

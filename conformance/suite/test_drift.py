@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance import checks
-from conformance.drift import OPENAPI_PATH, probe, probe_request
-from conformance.plugin import Run
-from conformance.requirements import Requirement
+from conformance.requirements import checks
+from conformance.requirements.derive import Requirement
+from conformance.requirements.drift import OPENAPI_PATH, probe, probe_request
+from conformance.run.plugin import Run
 
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000d1f7"
 

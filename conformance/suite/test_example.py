@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance import checks
-from conformance.auth import Anonymous
-from conformance.calls import example_request, send
 from conformance.contract import Endpoint, SelectedContract
-from conformance.plugin import Run
-from conformance.requirements import Requirement
-from conformance.streams import StreamResult
+from conformance.requirements import checks
+from conformance.requirements.calls import example_request, send
+from conformance.requirements.derive import Requirement
+from conformance.requirements.streams import StreamResult
+from conformance.run.plugin import Run
+from conformance.target.auth import Anonymous
 
 
 def _run_example(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from conformance import isolation
 from conformance.contract import SelectedContract
-from conformance.plugin import Run
-from conformance.requirements import Requirement, isolation_case, isolation_kind
+from conformance.requirements import isolation
+from conformance.requirements.derive import Requirement, isolation_case, isolation_kind
+from conformance.run.plugin import Run
 
 
 @pytest.mark.isolation

@@ -8,12 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance import checks
-from conformance.calls import Exchange
 from conformance.contract import SelectedContract
-from conformance.plugin import Run
-from conformance.requirements import Requirement
-from conformance.resources import Record, Resources, Step, expand, items_with, leaves, request_kwargs
+from conformance.requirements import checks
+from conformance.requirements.calls import Exchange
+from conformance.requirements.derive import Requirement
+from conformance.run.kinds import Record, Step, expand, items_with, leaves, request_kwargs
+from conformance.run.plugin import Run
+from conformance.run.resources import Resources
 
 
 def _call(

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from conformance import checks
-from conformance.calls import example_request, send
 from conformance.contract import SelectedContract
-from conformance.plugin import Run
-from conformance.requirements import Context, Requirement, body_schema, id_parameters, wrong_type_field
+from conformance.requirements import checks
+from conformance.requirements.calls import example_request, send
+from conformance.requirements.derive import Context, Requirement, body_schema, id_parameters, wrong_type_field
+from conformance.run.plugin import Run
 
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000abcd"
 WRONG = {

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from conformance import checks
 from conformance.contract import SelectedContract
-from conformance.generation import (
+from conformance.requirements import checks
+from conformance.requirements.derive import Requirement
+from conformance.requirements.generation import (
     STATEFUL,
     Findings,
     PropertyConfig,
@@ -23,9 +24,8 @@ from conformance.generation import (
     send_case,
     validate,
 )
-from conformance.plugin import Run
-from conformance.requirements import Requirement
-from conformance.stateful import run_stateful, stateful_steps
+from conformance.requirements.stateful import run_stateful, stateful_steps
+from conformance.run.plugin import Run
 
 
 def _report(findings: Findings, what: str, record_property: Any) -> None:

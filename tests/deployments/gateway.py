@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from conformance.secrets import SECRETS
+from conformance.target.secrets import SECRETS
 
 from ..serving import serve_app
 

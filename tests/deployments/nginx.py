@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from conformance.provision import free_port
+from conformance.target.provision import free_port
 
 from . import require
 from .ca import Certificates

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from conformance.install import stderr_progress, uv_command
-from conformance.provision import free_port
-from conformance.secrets import SECRETS, mask
+from conformance.target.install import stderr_progress, uv_command
+from conformance.target.provision import free_port
+from conformance.target.secrets import SECRETS, mask
 
 from . import APT_COMMAND
 

@@ -11,8 +11,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.provision import EmbeddedLangflow, ensure_installed, provision
-from conformance.secrets import SECRETS
+from conformance.target.provision import EmbeddedLangflow, ensure_installed, provision
+from conformance.target.secrets import SECRETS
 
 from ..faults.mutation import api_key_for
 from .ca import Certificates, private_ca

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 
 from conformance.contract.loader import contract_root
-from conformance.matrix import suite_command, unset_settings
-from conformance.provision import EMBEDDED_SETTINGS, EmbeddedLangflow
-from conformance.resources import ResourceKinds
-from conformance.secrets import SHAPES
+from conformance.run.kinds import ResourceKinds
+from conformance.run.matrix import suite_command, unset_settings
+from conformance.target.provision import EMBEDDED_SETTINGS, EmbeddedLangflow
+from conformance.target.secrets import SHAPES
 
 from .proxy import Fault, proxying
 

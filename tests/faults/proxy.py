@@ -28,7 +28,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance.contract import load_contract
-from conformance.resources import leaves
+from conformance.run.kinds import leaves
 
 from ..serving import serve_app
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 
-from . import auth as auth_mod
-from .client import make_client
-from .connection import tls_hint
-from .contract import Contract
-from .errors import CredentialsError, TargetError
-from .options import Settings
+from conformance.contract import Contract
+from conformance.errors import CredentialsError, TargetError
+from conformance.run.options import Settings
+from conformance.target import auth as auth_mod
+from conformance.target.client import make_client
+from conformance.target.connection import tls_hint
 
 # Catalog entries discovery relies on (paths come from the catalog, never from here).
 HEALTH_CHECK = "base.health-check"

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .ledger import new_run_id
-from .options import OPTIONS, Settings
-from .provision import stderr_progress
-from .report.matrix_views import render_matrix_html, render_matrix_md
-from .report.model import group_summary
-from .secrets import mask
+from conformance.report.matrix_views import render_matrix_html, render_matrix_md
+from conformance.report.model import group_summary
+from conformance.run.ledger import new_run_id
+from conformance.run.options import OPTIONS, Settings
+from conformance.target.provision import stderr_progress
+from conformance.target.secrets import mask
 
 # Options a target gets from the matrix itself, never passed through.
 OWN = {"--server", "--api-key", "--langflow-version", "--matrix", "--matrix-jobs", "--report-dir", "--compare"}

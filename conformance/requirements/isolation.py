@@ -14,12 +14,13 @@ from typing import Any
 
 import httpx
 
-from . import checks
-from .calls import example_request, send
-from .checks import fail, text_of
-from .contract import Endpoint, SelectedContract
-from .resources import Kind, Record, Resources, Step, items_with, leaves, request_kwargs
-from .streams import StreamResult
+from conformance.contract import Endpoint, SelectedContract
+from conformance.requirements import checks
+from conformance.requirements.calls import example_request, send
+from conformance.requirements.checks import fail, text_of
+from conformance.requirements.streams import StreamResult
+from conformance.run.kinds import Kind, Record, Step, items_with, leaves, request_kwargs
+from conformance.run.resources import Resources
 
 REFUSED = (403, 404)
 # Fields a read shows differently without anyone changing the resource.

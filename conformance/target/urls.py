@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import OptionError
+from conformance.errors import OptionError
 
 # Users paste what they see in the docs: tolerate an API path on the end and strip it.
 _API_SUFFIXES = ("/api/v1", "/api/v2", "/api")

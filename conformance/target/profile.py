@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from .contract import SelectedContract
-from .contract.features import Feature
+from conformance.contract import SelectedContract
+from conformance.contract.features import Feature
 
 SWITCHES = ("webhook_auth_enable", "event_delivery", "voice_mode_available")  # /api/v1/config fields
 

@@ -12,9 +12,9 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 
-from .calls import Exchange
-from .contract import Endpoint, ResponseSpec, SchemaStore, SelectedContract
-from .streams import StreamResult, event_type
+from conformance.contract import Endpoint, ResponseSpec, SchemaStore, SelectedContract
+from conformance.requirements.calls import Exchange
+from conformance.requirements.streams import StreamResult, event_type
 
 
 def text_of(response: httpx.Response) -> str:

@@ -6,7 +6,7 @@ import shlex
 
 import httpx
 
-from .secrets import MASK, mask
+from conformance.target.secrets import MASK, mask
 
 # Headers that only add noise to a command line (curl sets its own) or carry credentials.
 _DROP = {"host", "content-length", "accept-encoding", "connection", "user-agent"}

@@ -11,8 +11,9 @@ from typing import Any, Protocol
 
 import httpx
 
-from . import auth as auth_mod
-from .resources import Resources, ResourceUnavailable, request_kwargs
+from conformance.run.kinds import ResourceUnavailable, request_kwargs
+from conformance.run.resources import Resources
+from conformance.target import auth as auth_mod
 
 LOGIN = "auth.login"
 NO_PEER = (

@@ -96,7 +96,7 @@ def baseline_yaml(release: str) -> str:
         entries.append(entry)
     header = (
         f"# Known deviations of Langflow {release}, made from docs/findings.md (the one source) by\n"
-        f"#   python -m conformance.known {release} > ci/baseline.yaml\n"
+        f"#   python -m conformance.report.known {release} > ci/baseline.yaml\n"
         "# tests/test_gate.py checks it is current. `--baseline known` reads the same lines from the package\n"
         "# for whatever release the target runs. Entries with may_pass never count as stale.\n"
     )
@@ -107,5 +107,7 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m conformance.known RELEASE  (writes that release's known deviations as a baseline)")
+        sys.exit(
+            "usage: python -m conformance.report.known RELEASE  (writes that release's known deviations as a baseline)"
+        )
     sys.stdout.write(baseline_yaml(sys.argv[1]))

@@ -19,10 +19,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import servers
-from .errors import ProvisionError
-from .install import Progress, cache_dir, ensure_installed, stderr_progress
-from .secrets import SECRETS
+from conformance.errors import ProvisionError
+from conformance.target import servers
+from conformance.target.install import Progress, cache_dir, ensure_installed, stderr_progress
+from conformance.target.secrets import SECRETS
 
 START_TIMEOUT_S = 240.0
 
@@ -38,7 +38,7 @@ BASE_SETTINGS = {
 
 def feature_settings() -> dict[str, dict[str, str]]:
     """Feature id -> the settings that switch it on, from the contract."""
-    from .contract import load_contract
+    from conformance.contract import load_contract
 
     return {f.id: f.embedded for f in load_contract().features if f.embedded}
 

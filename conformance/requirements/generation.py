@@ -32,13 +32,13 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.core.transport import Response
 
-from .calls import query_names, rename
-from .client import NO_WAIT
-from .contract import Endpoint, SchemaStore, SelectedContract
-from .contract.openapi import build_document
-from .install import cache_dir
-from .resources import Resources
-from .secrets import mask
+from conformance.contract import Endpoint, SchemaStore, SelectedContract
+from conformance.contract.openapi import build_document
+from conformance.requirements.calls import query_names, rename
+from conformance.run.resources import Resources
+from conformance.target.client import NO_WAIT
+from conformance.target.install import cache_dir
+from conformance.target.secrets import mask
 
 POSITIVE, NEGATIVE, STATEFUL = "positive", "negative", "stateful"
 # The checks each case runs (schemathesis's names; page_size_respected is ours, below). Each one has

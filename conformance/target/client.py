@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from .connection import Connection
+from conformance.target.connection import Connection
 
 MAX_RETRY_AFTER_S = 120.0  # Langflow 1.12+ rate-limits /login with Retry-After: 60
 MAX_429_RETRIES = 3

@@ -14,10 +14,10 @@ from schemathesis.core.transport import Response
 from schemathesis.generation.stateful import run_state_machine_as_test
 from schemathesis.generation.stateful.state_machine import normalize_name
 
-from .checks import skip_if_feature_off
-from .contract import SelectedContract
-from .contract.openapi import build_document
-from .generation import (
+from conformance.contract import SelectedContract
+from conformance.contract.openapi import build_document
+from conformance.requirements.checks import skip_if_feature_off
+from conformance.requirements.generation import (
     STATEFUL,
     Budget,
     Findings,
@@ -30,7 +30,8 @@ from .generation import (
     settings_for,
     validate,
 )
-from .resources import Kind, Resources, Step
+from conformance.run.kinds import Kind, Step
+from conformance.run.resources import Resources
 
 ROLES = ("create", "read", "update", "delete")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import OptionError
+from conformance.errors import OptionError
 
 _HEADER = re.compile(r"^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$")
 # Headers the run sets itself: an extra header must not fight the credentials or the framing.

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from .contract import Endpoint, SelectedContract
+from conformance.contract import Endpoint, SelectedContract
 
 OPENAPI_PATH = "/openapi.json"  # FastAPI's default, which Langflow keeps
 ROUTE_MISSING = {"detail": "Not Found"}  # Starlette's answer when no route matches

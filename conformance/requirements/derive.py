@@ -9,12 +9,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .contract import Endpoint, SelectedContract
-from .generation import NEGATIVE, POSITIVE, STATEFUL, PropertyConfig, can_be_invalid, has_request_schema
-from .profile import off_reason
-from .resources import Kind, ResourceKinds
-from .stateful import stateful_steps
-from .tenants import NO_PEER
+from conformance.contract import Endpoint, SelectedContract
+from conformance.requirements.generation import (
+    NEGATIVE,
+    POSITIVE,
+    STATEFUL,
+    PropertyConfig,
+    can_be_invalid,
+    has_request_schema,
+)
+from conformance.requirements.stateful import stateful_steps
+from conformance.run.kinds import Kind, ResourceKinds
+from conformance.target.profile import off_reason
+from conformance.target.tenants import NO_PEER
 
 KINDS = {
     "example": "the documented request succeeds with a documented status, content type and body",

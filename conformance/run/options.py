@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import OptionError
-from .urls import normalize_server_url
+from conformance.errors import OptionError
+from conformance.target.urls import normalize_server_url
 
 if TYPE_CHECKING:  # the option table is read by every pytest run (activation.py): no TLS imports at load
-    from .connection import Connection
+    from conformance.target.connection import Connection
 
 
 def _direct() -> Connection:
-    from .connection import Connection
+    from conformance.target.connection import Connection
 
     return Connection()
 
@@ -337,7 +337,7 @@ def resolve(getoption: Any, environ: dict[str, str] | None = None) -> Settings:
             Version(release)
         except InvalidVersion:
             raise OptionError(f"{origin(flag)} {release!r} is not a release number like 1.13.0") from None
-    from .connection import Connection
+    from conformance.target.connection import Connection
 
     headers = tuple(h for h in (v["--header"] or "").split(LINES) if h.strip())
     connection = Connection.from_options(

@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import ProvisionError
+from conformance.errors import ProvisionError
 
 Progress = Callable[[str], None]
 INSTALL_TIMEOUT_S = 1800.0

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
-from .contract.loader import CONTRACT_PACKAGE
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_VACUOUS, OptionError
-from .known import known_for
+from conformance.contract.loader import CONTRACT_PACKAGE
+from conformance.errors import EXIT_FAILED, EXIT_OK, EXIT_VACUOUS, OptionError
+from conformance.report.known import known_for
 
 BASELINE_SCHEMA = ("report", "baseline.schema.json")  # the tool's own format, in conformance.schemas
 FAILING = ("fail", "error")

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
-from .contract import Endpoint
-from .resources import Record, Resources, multipart
-from .streams import IDLE_S, StreamResult, is_stream, read_events
+from conformance.contract import Endpoint
+from conformance.requirements.streams import IDLE_S, StreamResult, is_stream, read_events
+from conformance.run.kinds import Record, multipart
+from conformance.run.resources import Resources
 
 
 @dataclass
@@ -164,7 +165,7 @@ def _send_streaming(client: httpx.Client, endpoint: Endpoint, kwargs: dict[str, 
             done = lines.get(timeout=IDLE_S)
         except queue.Empty:
             _shut(response)
-            from .checks import fail  # checks reads Exchange from here
+            from conformance.requirements.checks import fail  # checks reads Exchange from here
 
             fail(
                 f"{endpoint.operation} answered {response.status_code} {content_type or 'without a content type'}, "

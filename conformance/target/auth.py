@@ -6,8 +6,8 @@ from collections.abc import Generator
 
 import httpx
 
-from .errors import CredentialsError
-from .secrets import SECRETS
+from conformance.errors import CredentialsError
+from conformance.target.secrets import SECRETS
 
 API_KEY_HEADER = "x-api-key"
 

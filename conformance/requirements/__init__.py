@@ -1,0 +1,1 @@
+"""Requirements derived from the contract, and the checks, generators and calls that judge them."""
