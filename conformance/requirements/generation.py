@@ -225,7 +225,10 @@ class DerivedSchema:
     def _load(self, closed: bool) -> Any:
         load_all_checks()
         document = build_document(self.contract, closed_requests=closed)
-        return schemathesis.openapi.from_dict(document, config=schemathesis_config(self.contract.endpoints, self.seed))
+        config = schemathesis_config(self.contract.endpoints, self.seed)
+        schema = schemathesis.openapi.from_dict(document, config=config)
+        _cache_checks_config(schema.config)
+        return schema
 
     @cached_property
     def closed(self) -> Any:
@@ -237,6 +240,22 @@ class DerivedSchema:
 
     def operation(self, endpoint: Endpoint, case: str) -> Any:
         return (self.open if case == NEGATIVE else self.closed).find_operation_by_id(endpoint.id)
+
+
+def _cache_checks_config(config: Any) -> None:
+    """schemathesis works out an operation's checks configuration from the whole config hierarchy on
+    every validate_response (about 0.8 ms each, five per generated request): it cannot change during a
+    run, so it is worked out once per operation and phase."""
+    compute = config.checks_config_for
+    known: dict[tuple[str, str | None], Any] = {}
+
+    def checks_config_for(*, operation: Any = None, phase: str | None = None) -> Any:
+        key = (operation.label if operation is not None else "", phase)
+        if key not in known:
+            known[key] = compute(operation=operation, phase=phase)
+        return known[key]
+
+    config.checks_config_for = checks_config_for
 
 
 # Sending ----------------------------------------------------------------------------------------

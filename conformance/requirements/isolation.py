@@ -48,12 +48,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def read_back(owner: Resources, kind: Kind, record: Record, contract: SelectedContract) -> Any:
-    """The resource as its owner sees it (its read, else its item in the owner's list), and the lists of
-    what lives under it (a flow's messages and files), or None when nothing can be read."""
+def read_back(owner: Resources, kind: Kind, record: Record, contract: SelectedContract, children_too: bool) -> Any:
+    """The resource as its owner sees it (its read, else its item in the owner's list), and (`children_too`:
+    what a delete or a write into it may change) the lists of what lives under it (a flow's messages and
+    files), or None when nothing can be read."""
     own = _read_one(owner, kind, record, contract)
     children: dict[str, Any] = {}
-    for child in owner.kinds.kinds.values():
+    for child in owner.kinds.kinds.values() if children_too else ():
         listing = child.step("list", contract) if child.raw.get("parent") == kind.name and not child.alias else None
         if listing is not None:
             answer = owner.client.request(**request_kwargs(listing, {kind.name: record.id}, owner.content))
@@ -150,7 +151,8 @@ def try_endpoint(
     changes = case not in ("read", "run")
     record = record or victim.get(kind.name, fresh=changes)
     given = {kind.name: record, **{r: victim.get(r) for r in kind.related if r in record.parents}}
-    before = read_back(victim, kind, record, contract) if changes else None
+    children_too = case in ("delete", "write")
+    before = read_back(victim, kind, record, contract, children_too) if changes else None
     request = example_request(endpoint, resources=victim, fresh=changes, given=given)
     exchange = send(actor.client, endpoint, **request)
     actor.register_created(endpoint, exchange.response)  # should it make something, the ledger has it
@@ -173,7 +175,7 @@ def try_endpoint(
                 actual=f"{answer.status_code} {attempt.text[:200]}",
             )
     if before is not None:
-        after = read_back(victim, kind, record, contract)
+        after = read_back(victim, kind, record, contract, children_too)
         if after != before:
             fail(
                 f"{endpoint.operation}: the {kind.name} {record.id} of {victim.owner} changed after "

@@ -34,6 +34,7 @@ class Entry:
     ident: str
     delete: Callable[[], object]
     final: bool = False  # deleted by finish(), after everything else (the run's own API key)
+    request: str | None = None  # "DELETE /path" that deletes it: seen answered 2xx, the entry is done
 
 
 @dataclass
@@ -44,8 +45,18 @@ class Ledger:
     finals: list[Entry] = field(default_factory=list)
     names: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # one count for every user's names
 
-    def add(self, kind: str, ident: str, delete: Callable[[], object], final: bool = False) -> None:
-        self.entries.append(Entry(kind, ident, delete, final))
+    tearing_down: bool = False
+
+    def add(
+        self, kind: str, ident: str, delete: Callable[[], object], final: bool = False, request: str | None = None
+    ) -> None:
+        self.entries.append(Entry(kind, ident, delete, final, request))
+
+    def deleted(self, method: str, path: str) -> None:
+        """A test's own delete of something the ledger holds succeeded: teardown need not send it again."""
+        if self.tearing_down or method != "DELETE":
+            return
+        self.entries = [e for e in self.entries if not (e.request and path.endswith(e.request.split(" ", 1)[1]))]
 
     def discard(self, kind: str, ident: str) -> None:
         """The test deleted it itself."""
@@ -55,6 +66,7 @@ class Ledger:
         """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S.
         Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`."""
         failed: list[Entry] = []
+        self.tearing_down = True
         self.finals = [e for e in self.entries if e.final] + self.finals
         self.entries = [e for e in self.entries if not e.final]
         try:

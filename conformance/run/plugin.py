@@ -257,9 +257,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     run_of_item = item.config.stash.get(RUN, None)
-    if call.when == "call" and run_of_item is not None and REQUESTS_AT_START in item.stash:
+    if call.when == "call" and run_of_item is not None and COST_AT_START in item.stash:
         # What this requirement cost the server (with what it made for itself on first use).
-        report.user_properties.append(("requests", str(run_of_item.stats.requests - item.stash[REQUESTS_AT_START])))
+        requests, server_s = item.stash[COST_AT_START]
+        stats = run_of_item.stats
+        report.user_properties.append(("requests", str(stats.requests - requests)))
+        report.user_properties.append(("server_s", f"{stats.server_seconds - server_s:.4f}"))
     is_requirement = isinstance(
         getattr(item, "callspec", None) and item.callspec.params.get("requirement"), Requirement
     )
@@ -299,14 +302,14 @@ def _timeout(item: pytest.Item) -> str:
     return f"{run.settings.timeout:g}" if run is not None else "?"
 
 
-REQUESTS_AT_START = pytest.StashKey[int]()
+COST_AT_START = pytest.StashKey[tuple[int, float]]()  # requests and server seconds before the test
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = item.config.stash.get(RUN, None)
     if run is not None:
         run.stats.last_request = None  # a failure's curl command is a request of its own test
-        item.stash[REQUESTS_AT_START] = run.stats.requests
+        item.stash[COST_AT_START] = (run.stats.requests, run.stats.server_seconds)
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -336,6 +339,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     entry["duration_s"] = round(entry["duration_s"] + report.duration, 4)
     if "requests" in props:
         entry["requests"] = int(props["requests"])
+        entry["server_s"] = float(props["server_s"])
     if report.skipped:
         reason = _skip_reason(report)
         entry["outcome"] = "not_applicable" if reason.startswith(NOT_APPLICABLE) else "skip"

@@ -61,6 +61,7 @@ class Resources:
         self.saved: dict[str, Any] = {}  # install-wide settings as they were before the run changed them
         self._graph: dict[str, Any] | None = None
         self._worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        client.event_hooks["response"] = [*client.event_hooks["response"], self._observe]
         # Registered first, so it runs last: whatever the server derived from this run's resources
         # and kept after they were deleted (1.13.0's per-project MCP API keys).
         derived = re.compile(re.escape(f"MCP Project {ledger.prefix}-")).match
@@ -69,6 +70,10 @@ class Resources:
             f"{owner}:api keys",
             lambda: sweep_kind(self, "api_key", derived, progress=lambda _: None, by_release=True),
         )
+
+    def _observe(self, response: httpx.Response) -> None:
+        if 200 <= response.status_code < 300:
+            self.ledger.deleted(response.request.method, response.request.url.path)
 
     # Names -------------------------------------------------------------------------------------
 
@@ -212,13 +217,17 @@ class Resources:
         if step is None:
             return  # nothing to delete (a build job), or it goes with its parent
         values = self.values(kind, record)
+        request = request_kwargs(step, values, self.content)
 
         def delete() -> None:
-            response = self.client.request(**request_kwargs(step, values, self.content))
-            if not succeeded(response) and not self.is_gone(kind, record):
+            response = self.client.request(**request)
+            if not succeeded(response) and not _not_found(response) and not self.is_gone(kind, record):
                 raise ResourceUnavailable(f"{step.endpoint.operation} answered {summary(response)}")
 
-        self.ledger.add(kind.name, f"{self.owner}:{record.id}", delete)
+        plain = not (request.get("params") or request.get("json") or request.get("files"))
+        self.ledger.add(
+            kind.name, f"{self.owner}:{record.id}", delete, request=f"DELETE {request['url']}" if plain else None
+        )
 
     def forget(self, record: Record) -> None:
         self.ledger.discard(record.kind, f"{self.owner}:{record.id}")
@@ -288,3 +297,8 @@ class Resources:
         if kind_name not in self.kinds.kinds:
             raise ResourceUnavailable(f"unknown placeholder {value!r}")
         return self.get(kind_name, fresh=fresh).field(field_name or "id")
+
+
+def _not_found(response: httpx.Response) -> bool:
+    """The server says this resource does not exist (not the router's 404 for a path it does not serve)."""
+    return response.status_code == 404 and response.text.strip() != '{"detail":"Not Found"}'
