@@ -395,11 +395,13 @@ def isolation_kind(endpoint: Endpoint, kinds: ResourceKinds) -> str | None:
     return next(iter(specific)) if len(specific) == 1 else None
 
 
-def owned(kind: Kind) -> bool:
+def owned(kind: Kind, listed: bool = False) -> bool:
     """Kinds one user owns and another must not reach: not install-wide objects (roles, users,
-    settings), not a second name for a kind (flow2, or an agent-typed flow made by the same create)."""
+    settings), not a second name for a kind (flow2). `listed`: kinds with a list of their own, not a
+    kind that is another's resource (an agent-typed flow is in the flows list: the flow kind's covers it)."""
     requires = kind.raw.get("requires") or {}
-    return not (kind.alias or kind.setting or requires.get("mode") == "full" or kind.raw.get("same_resource_as"))
+    same = bool(kind.raw.get("same_resource_as")) and listed
+    return not (kind.alias or kind.setting or requires.get("mode") == "full" or same)
 
 
 def isolation_case(endpoint: Endpoint) -> str:
@@ -450,7 +452,7 @@ def _isolation(ctx: Context) -> Iterator[Requirement]:
             rid = f"{endpoint.id}.isolation-superuser"
             yield Requirement(rid, "isolation", MUST, endpoint, skip, "superuser")
     for kind in ctx.kinds.kinds.values():
-        listing = kind.step("list", ctx.contract) if owned(kind) else None
+        listing = kind.step("list", ctx.contract) if owned(kind, listed=True) else None
         if listing is None or listing.endpoint.auth != "api-key":
             continue
         skip = _isolation_skip(listing.endpoint, ctx)
