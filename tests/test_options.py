@@ -70,3 +70,9 @@ def test_bad_values_are_one_line_usage_errors(cli: dict, environ: dict, mentions
     assert mentions in caught.value.message
     assert "\n" not in caught.value.message
     assert caught.value.exit_code == EXIT_USAGE
+
+
+def test_the_readme_option_table_is_the_option_table() -> None:
+    from tools.readme_options import README, current, table
+
+    assert current(README.read_text()) == table(), "README's option table is stale: python -m tools.readme_options"

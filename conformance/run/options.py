@@ -154,8 +154,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "--baseline",
         "LANGFLOW_CONFORMANCE_BASELINE",
-        "YAML file of known failures (requirement id, reason, optional expiry date): only other failures, "
-        "expired entries and stale entries (now passing) fail the run.",
+        "`known`: the deviations docs/findings.md writes up for the target's release; or a YAML file of known "
+        "failures (requirement id, reason, optional expiry date). Only other failures, expired entries and "
+        "stale entries (now passing) fail the run.",
     ),
     Option(
         "--update-baseline",
