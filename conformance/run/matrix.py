@@ -98,19 +98,8 @@ def passed_through(settings: Settings, config: pytest.Config) -> list[str]:
 
 def suite_command(report_dir: Path | str, *args: str) -> list[str]:
     """The suite in a child process, as the matrix runs each target (the project's tests and
-    benchmarks run it so too)."""
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        "--pyargs",
-        "conformance.suite",
-        "-p",
-        "no:cacheprovider",
-        "--report-dir",
-        str(report_dir),
-        *args,
-    ]
+    benchmarks run it so too): the langflow-conformance command, with its own pytest configuration."""
+    return [sys.executable, "-m", "conformance.cli", "--report-dir", str(report_dir), *args]
 
 
 def unset_settings() -> dict[str, str]:
