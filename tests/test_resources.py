@@ -107,3 +107,44 @@ def test_modes_decide_what_runs(mode: str) -> None:
     assert ("files.v2-delete-all.example" in runnable) == (mode == "full")
     assert ("users.user.lifecycle" in runnable) == (mode == "full")
     assert "base.version.example" in runnable
+
+
+def _ledger_of(outcomes: list[Exception | None]) -> tuple[Ledger, list[str]]:
+    """A ledger of len(outcomes) entries whose deletes (tried last entry first) raise or succeed in turn."""
+    ledger, tried = Ledger(prefix="lfc-0000abcd"), []
+    results = iter(outcomes)
+
+    def delete(name: str) -> None:
+        tried.append(name)
+        outcome = next(results, None)
+        if outcome is not None:
+            raise outcome
+
+    for i in range(len(outcomes)):
+        ledger.add("flow", f"run:{i}", lambda i=i: delete(f"run:{i}"))
+    return ledger, tried
+
+
+def test_cleanup_stops_when_the_server_stops_answering() -> None:
+    timeout = httpx.ReadTimeout("timed out")
+    ledger, tried = _ledger_of([None, timeout, timeout, None, None, None])
+    failures = ledger.teardown()
+    assert tried == ["run:5", "run:4", "run:3"]  # two unanswered in a row: no third wait, no retries
+    assert len(failures) == 1 and "stopped answering" in failures[0] and "5 resources" in failures[0]
+    assert "--sweep" in failures[0] and ledger.server_gone
+
+
+def test_an_answered_delete_resets_the_count_of_unanswered_ones() -> None:
+    timeout = httpx.ReadTimeout("timed out")
+    ledger, tried = _ledger_of([timeout, None, timeout, None])
+    ledger.teardown()
+    assert not ledger.server_gone and len(tried) == 4 + 2  # both failed deletes tried again after a pause
+
+
+def test_a_delete_the_suite_made_itself_is_not_sent_again_at_teardown() -> None:
+    ledger = Ledger(prefix="lfc-0000abcd")
+    ledger.add("flow", "run:1", lambda: None, request="DELETE /api/v1/flows/1")
+    ledger.add("flow", "run:2", lambda: None, request="DELETE /api/v1/flows/2")
+    ledger.deleted("DELETE", "/prefix/api/v1/flows/1")  # through a path prefix, as nginx serves it
+    ledger.deleted("GET", "/api/v1/flows/2")
+    assert [e.ident for e in ledger.entries] == ["run:2"]

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpx
+
 
 def new_run_id() -> str:
     import datetime as dt
@@ -19,6 +21,7 @@ def new_run_id() -> str:
 # sqlite lock with 500 (its lock retry refreshes an API-key user that is no ORM row, finding F15),
 # and the lock lasts while another xdist worker writes.
 RETRY_PAUSES_S = (1.0, 2.0, 4.0)
+UNANSWERED_LIMIT = 2
 
 
 def run_prefix(run_id: str) -> str:
@@ -46,6 +49,8 @@ class Ledger:
     names: Iterator[int] = field(default_factory=lambda: itertools.count(1))  # one count for every user's names
 
     tearing_down: bool = False
+    unanswered: int = 0  # deletes in a row that got no answer
+    server_gone: bool = False
 
     def add(
         self, kind: str, ident: str, delete: Callable[[], object], final: bool = False, request: str | None = None
@@ -64,39 +69,53 @@ class Ledger:
 
     def teardown(self) -> list[str]:
         """Delete in reverse order; what fails is tried again after each pause of RETRY_PAUSES_S.
-        Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`."""
+        Interrupted (Ctrl-C), it raises with what is not deleted yet back in `entries`. A server that
+        stops answering (UNANSWERED_LIMIT deletes in a row get no answer) ends cleanup at once: each
+        further delete would wait out the whole timeout, and a hung server deletes nothing."""
         failed: list[Entry] = []
+        errors: dict[int, Exception] = {}
         self.tearing_down = True
         self.finals = [e for e in self.entries if e.final] + self.finals
         self.entries = [e for e in self.entries if not e.final]
         try:
-            while self.entries:
+            while self.entries and not self.server_gone:
                 entry = self.entries[-1]  # popped once its delete has been tried, so Ctrl-C keeps it
-                try:
-                    entry.delete()
-                except Exception:  # keep going: one failed delete must not strand the rest
+                if self._try(entry, errors):
                     failed.append(entry)
                 self.entries.pop()
-            errors: dict[int, Exception] = {}
             for pause in RETRY_PAUSES_S:
-                if not failed:
+                if not failed or self.server_gone:
                     break
                 time.sleep(pause)
-                still: list[Entry] = []
-                for entry in failed:
-                    try:
-                        entry.delete()
-                    except Exception as exc:
-                        still.append(entry)
-                        errors[id(entry)] = exc
-                failed = still
+                failed = [entry for entry in failed if self._try(entry, errors)]
         except KeyboardInterrupt:
             self.entries += failed
             raise
+        if self.server_gone:
+            left = len(failed) + len(self.entries) + len(self.finals)
+            self.failures.append(
+                f"cleanup stopped: the server stopped answering ({UNANSWERED_LIMIT} deletes in a row got no answer); "
+                f"{left} resources named {self.prefix}-* may be left: run --sweep once it answers again"
+            )
+            self.entries, self.finals = [], []
+            return self.failures
         for entry in failed:
             exc = errors[id(entry)]
             self.failures.append(f"could not delete {entry.kind} {entry.ident}: {type(exc).__name__}: {exc}")
         return self.failures
+
+    def _try(self, entry: Entry, errors: dict[int, Exception]) -> bool:
+        """Delete one entry; True when it failed (its error kept)."""
+        try:
+            entry.delete()
+        except Exception as exc:  # keep going: one failed delete must not strand the rest
+            errors[id(entry)] = exc
+            unanswered = isinstance(exc, httpx.TimeoutException | httpx.NetworkError)
+            self.unanswered = self.unanswered + 1 if unanswered else 0
+            self.server_gone = self.unanswered >= UNANSWERED_LIMIT
+            return True
+        self.unanswered = 0
+        return False
 
     def finish(self) -> list[str]:
         """The final entries (the credentials cleanup itself needed), once the rest is done."""

@@ -161,7 +161,7 @@ class Run:
                 failures = self.ledger.teardown() + list(worker_failures or [])
                 for failure in self.ledger.failures:
                     stderr_progress(mask(failure))
-                if failures and not self.worker:
+                if failures and not self.worker and not self.ledger.server_gone:
                     failures = self._reclaim(len(failures))
                 failures += self.ledger.finish()
             except KeyboardInterrupt:  # the report still gets written, and the server stopped
