@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,8 +75,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"written to {BENCH_FILE}")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: start only what the selected tests use
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: getattr(item, "originalname", item.name) not in RUN_FIRST)
+    parallel = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
+    if not parallel and not config.option.collectonly:
+        AHEAD.start(_first_uses(items))
 
 
 @dataclass
@@ -88,55 +95,122 @@ class Server:
         return self.langflow.url
 
 
-@pytest.fixture(scope="session")
-def langflow_113() -> Iterator[Server]:
-    """Langflow 1.13.0 with AUTO_LOGIN off, a superuser and an API key (the embedded default's setup)."""
-    server = provision("1.13.0")
+def _server(langflow: EmbeddedLangflow, api_key: bool = True) -> Server:
+    return Server(langflow, api_key_of(langflow) if api_key else None)
+
+
+def _faults_server() -> Server:
+    server = _server(provision("1.13.0", settings=FAULTS_SETTINGS))
+    assert server.api_key is not None
+    wait_for_mcp_setup(server.url, server.api_key)
+    return server
+
+
+# The real servers of the session, by fixture: each is a context manager, entered once and left at
+# the end of the session.
+STARTERS: dict[str, Callable[[], AbstractContextManager[Any]]] = {
+    # AUTO_LOGIN off, a superuser and an API key (the embedded default's setup)
+    "langflow_113": lambda: _stopping(lambda: _server(provision("1.13.0"))),
+    # for runs through the fault proxy and interruptions (one is restarted), login rate limiting off
+    "langflow_113_faults": lambda: _stopping(_faults_server),
+    # 1.7.3 with its default settings: AUTO_LOGIN on, API key required (1.6+ defaults)
+    "langflow_173_default": lambda: _stopping(
+        lambda: _server(provision("1.7.3", settings={"DO_NOT_TRACK": "true"}), api_key=False)
+    ),
+    # 1.7.3 set up like the embedded default, plus LANGFLOW_WEBHOOK_AUTH_ENABLE=true
+    "langflow_173_webhook_auth": lambda: _stopping(
+        lambda: _server(provision("1.7.3", settings={**EMBEDDED_SETTINGS, "LANGFLOW_WEBHOOK_AUTH_ENABLE": "true"}))
+    ),
+    # 1.13.0 on PostgreSQL with Langflow's default settings, behind nginx terminating TLS with a
+    # private CA under a path prefix (tests/deployments/)
+    "production_like": stack.production_like,
+}
+
+
+@contextmanager
+def _stopping(start: Callable[[], Server]) -> Iterator[Server]:
+    server = start()
     try:
-        yield Server(server, api_key_of(server))
+        yield server
     finally:
-        server.stop()
+        server.langflow.stop()
+
+
+class Ahead:
+    """Servers the collected tests need, started in the background as soon as collection is done, two
+    at a time, in the order the tests first use them: a 30-90 s start overlaps other tests instead of
+    holding up the first test that needs the server. Started from threads that live until the end of
+    the session (a server's parent-death signal follows the thread that started it)."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+        self.entered: dict[str, Future[Any]] = {}
+        self.managers: dict[str, AbstractContextManager[Any]] = {}
+
+    def start(self, names: list[str]) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="server-ahead")
+        for name in names:
+            manager = self.managers[name] = STARTERS[name]()
+            self.entered[name] = self.pool.submit(manager.__enter__)
+
+    def get(self, name: str) -> Any:
+        if name not in self.entered:  # not foreseen (xdist, or a fixture used indirectly): start it now
+            self.managers[name] = STARTERS[name]()
+            done: Future[Any] = Future()
+            done.set_result(self.managers[name].__enter__())
+            self.entered[name] = done
+        return self.entered[name].result()
+
+    def stop(self) -> None:
+        """Everything started, whether a test used it or not, then the threads."""
+        for name in reversed(list(self.entered)):
+            future = self.entered.pop(name)
+            if not future.cancel() and future.exception() is None:
+                self.managers[name].__exit__(None, None, None)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+AHEAD = Ahead()
+
+
+def _first_uses(items: list[pytest.Item]) -> list[str]:
+    names: list[str] = []
+    for item in items:
+        for name in getattr(item, "fixturenames", ()):
+            wanted = "production_like" if name == "bearer_gateway" else name
+            if wanted in STARTERS and wanted not in names:
+                names.append(wanted)
+    return names
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    AHEAD.stop()
 
 
 @pytest.fixture(scope="session")
-def langflow_113_faults() -> Iterator[Server]:
-    """A second 1.13.0 for runs through the fault proxy and interruptions (one is restarted), with
-    login rate limiting off (FAULTS_SETTINGS)."""
-    server = provision("1.13.0", settings=FAULTS_SETTINGS)
-    try:
-        key = api_key_of(server)
-        wait_for_mcp_setup(server.url, key)
-        yield Server(server, key)
-    finally:
-        server.stop()
+def langflow_113() -> Server:
+    return AHEAD.get("langflow_113")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def langflow_173_default() -> Iterator[Server]:
-    """Langflow 1.7.3 started with its default settings: AUTO_LOGIN on, API key required (1.6+ defaults)."""
-    server = provision("1.7.3", settings={"DO_NOT_TRACK": "true"})
-    try:
-        yield Server(server, None)
-    finally:
-        server.stop()
+def langflow_113_faults() -> Server:
+    return AHEAD.get("langflow_113_faults")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def langflow_173_webhook_auth() -> Iterator[Server]:
-    """Langflow 1.7.3 set up like the embedded default, plus LANGFLOW_WEBHOOK_AUTH_ENABLE=true."""
-    server = provision("1.7.3", settings={**EMBEDDED_SETTINGS, "LANGFLOW_WEBHOOK_AUTH_ENABLE": "true"})
-    try:
-        yield Server(server, api_key_of(server))
-    finally:
-        server.stop()
+def langflow_173_default() -> Server:
+    return AHEAD.get("langflow_173_default")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def production_like() -> Iterator[ProductionLike]:
-    """Langflow 1.13.0 on PostgreSQL with Langflow's default settings, behind nginx terminating TLS
-    with a private CA under a path prefix (tests/deployments/)."""
-    with stack.production_like() as deployment:
-        yield deployment
+def langflow_173_webhook_auth() -> Server:
+    return AHEAD.get("langflow_173_webhook_auth")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def production_like() -> ProductionLike:
+    return AHEAD.get("production_like")  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")

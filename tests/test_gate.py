@@ -209,3 +209,15 @@ def test_bad_gate_inputs_exit_2_with_one_line(tmp_path: Path) -> None:
         result = run_suite(tmp_path, "--server", "http://127.0.0.1:9", *args)
         assert result.code == EXIT_USAGE, result.output[-1000:]
         assert message in result.output
+
+
+def test_report_schema_knows_every_requirement_kind() -> None:
+    import json
+
+    from conformance.requirements.derive import KINDS
+
+    from .conftest import REPORT_SCHEMA
+
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    kinds = schema["properties"]["requirements"]["items"]["properties"]["kind"]["enum"]
+    assert set(kinds) == set(KINDS) - {"readonly"}  # readonly marks a subset; it is no kind of its own
