@@ -63,16 +63,6 @@ class _TimedBody(httpx.SyncByteStream):
                 self.stats.server_seconds += time.perf_counter() - started
             yield chunk
 
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return self.inner.handle_request(request)
-        except (httpx.ReadError, httpx.RemoteProtocolError):
-            # A kept-alive connection the server had just closed (seen on 1.4.3 after a 307): an
-            # idempotent request gets one fresh connection; a server that keeps resetting fails.
-            if request.method not in ("GET", "HEAD"):
-                raise
-            return self.inner.handle_request(request)
-
     def close(self) -> None:
         self.inner.close()
 

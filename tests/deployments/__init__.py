@@ -8,6 +8,8 @@ Built from Debian packages and PyPI only:
 from __future__ import annotations
 
 import shutil
+from types import TracebackType
+from typing import Self
 
 APT_COMMAND = "apt-get install -y --no-install-recommends postgresql nginx openssl"
 
@@ -18,3 +20,22 @@ def require(program: str) -> str:
     if found is None:
         raise RuntimeError(f"{program} is not installed; the deployment tests need: {APT_COMMAND}")
     return found
+
+
+class Service:
+    """Something a test starts and stops: `with Service(...) as running:` stops it however the block ends."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -12,7 +12,6 @@ import http.cookiejar
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import ExitStack
-from types import TracebackType
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -25,6 +24,7 @@ from starlette.routing import Route
 from conformance.target.secrets import SECRETS
 
 from ..serving import serve_app
+from . import Service
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and what the gateway itself owns.
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -32,7 +32,7 @@ REQUEST_DROPPED = HOP_BY_HOP | {"host", "authorization", "x-api-key"}
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class Gateway:
+class Gateway(Service):
     """`with Gateway(upstream, api_key) as gw:` serves `gw.url` (http://127.0.0.1:PORT/lf/<id>);
     clients authenticate with `Authorization: Bearer {gw.token}`."""
 
@@ -129,12 +129,3 @@ class Gateway:
         stack, self._stack = self._stack, None
         if stack is not None:
             stack.close()
-
-    def __enter__(self) -> Gateway:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()

@@ -14,16 +14,16 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from conformance.target.provision import free_port
 
-from . import require
+from . import Service, require
 from .ca import Certificates
 
 START_TIMEOUT_S = 10.0
 
-CONFIG = """\
+# Every nginx of the tests runs unprivileged out of its own directory.
+HEAD = """\
 {user}
 worker_processes 1;
 pid {dir}/nginx.pid;
@@ -36,6 +36,11 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
+"""
+
+CONFIG = (
+    HEAD
+    + """\
     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
     server {{
         listen 127.0.0.1:{port} ssl;
@@ -62,9 +67,10 @@ http {{
     }}
 }}
 """
+)
 
 
-class Nginx:
+class Nginx(Service):
     """`with Nginx(upstream, certs, "/lf/abc123") as front:` serves `front.url`
     (https://127.0.0.1:PORT/lf/abc123) from `upstream` (http://127.0.0.1:P) with the prefix stripped.
 
@@ -170,29 +176,10 @@ class Nginx:
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
 
-    def __enter__(self) -> Nginx:
-        self.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-FORWARD_CONFIG = """\
-{user}
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 512; }}
-http {{
-    access_log {dir}/access.log;
-    client_body_temp_path {dir}/client_body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
+FORWARD_CONFIG = (
+    HEAD
+    + """\
     server {{
         listen 127.0.0.1:{port};
         client_max_body_size 100m;
@@ -206,6 +193,7 @@ http {{
     }}
 }}
 """
+)
 
 
 class ForwardProxy(Nginx):

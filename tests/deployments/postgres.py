@@ -18,13 +18,12 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 from conformance.target.install import stderr_progress, uv_command
 from conformance.target.provision import free_port
 from conformance.target.secrets import SECRETS, mask
 
-from . import APT_COMMAND
+from . import APT_COMMAND, Service
 
 SYSTEM_USER = "postgres"  # created by Debian's postgresql-common; PostgreSQL refuses to run as root
 
@@ -56,7 +55,7 @@ def ensure_driver(venv: Path) -> None:
         raise RuntimeError(f"installing langflow[postgresql] into {venv} failed: {done.stderr.strip()[-500:]}")
 
 
-class Postgres:
+class Postgres(Service):
     """`with Postgres() as pg:` a cluster on 127.0.0.1:pg.port with database and password user
     `langflow`; `pg.url` is Langflow's LANGFLOW_DATABASE_URL. The socket stays in the cluster's
     directory; stop() removes everything, also after a start that failed half-way."""
@@ -137,15 +136,6 @@ class Postgres:
                 _kill_postmaster(pid_file)
         self.directory = None
         shutil.rmtree(directory, ignore_errors=True)
-
-    def __enter__(self) -> Postgres:
-        self.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def scram_verifier(password: str) -> str:
