@@ -70,7 +70,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{f['run']}: wall {f['wall_s']} s, server {f['server_s']} s, client overhead {f['client_overhead']} "
             f"(process {f['process_overhead']}), {f['requests']} requests, "
-            f"{f['requests_per_requirement']} per requirement, mean latency {f['mean_latency_ms']} ms"
+            f"{f['requests_per_requirement']} per requirement, mean latency {f['mean_latency_ms']} ms; requirements "
+            f"passed {f['passed']}, failed {f['failed']} (known deviations {f['known_deviations']}), skipped "
+            f"{f['skipped']}, not applicable {f['not_applicable']}"
         )
     terminalreporter.write_line(f"written to {BENCH_FILE}")
 

@@ -96,6 +96,7 @@ def test_default_suite_on_1_7_with_auto_login_and_webhook_auth_off(
     assert report["target"]["config"]["webhook_auth_enable"] is False
     assert report["target"]["auth"].endswith("(auto_login JWT)")
     assert any(r["id"] == "run.webhook.auth-switch" and r["outcome"] == "pass" for r in report["requirements"])
+    record_figures("default suite, 1.7.3 with its default settings", report, report["wall_s"])
 
 
 def test_default_suite_on_1_7_with_webhook_auth_on(tmp_path: Path, langflow_173_webhook_auth: Server) -> None:

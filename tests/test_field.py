@@ -101,6 +101,7 @@ def test_through_a_bearer_gateway_the_verdicts_match_a_direct_run(field_runs: Fi
     hidden = {r for r in failing(direct) - failing(gateway) if r.endswith(".auth-required")}
     assert (failing(gateway) - may_pass) == (failing(direct) - may_pass - hidden)
     assert "base.config.auth-required" in hidden, hidden
+    record_figures("default suite, Bearer gateway + PostgreSQL", gateway, field_runs.gateway.seconds)
 
 
 def test_without_the_ca_bundle_it_exits_3_naming_the_option(tmp_path: Path, production_like: ProductionLike) -> None:

@@ -130,7 +130,8 @@ def build(header: dict[str, Any], requirements: list[dict[str, Any]], endpoints:
 def figures(report: dict[str, Any], wall_s: float | None = None) -> dict[str, Any]:
     """A run's speed as the benchmark reports it: times, requests, and ratios that stay comparable
     between machines (client overhead: the run's time over the server's; requests per requirement)."""
-    ran = sum(r["outcome"] in ("pass", "fail", "error") for r in report["requirements"])
+    outcomes = Counter(r["outcome"] for r in report["requirements"])
+    ran = outcomes["pass"] + outcomes["fail"] + outcomes["error"]
     requests, server_s, duration = report["requests"], report["server_seconds"], report["duration_s"]
     wall = duration if wall_s is None else wall_s
     return {
@@ -140,7 +141,11 @@ def figures(report: dict[str, Any], wall_s: float | None = None) -> dict[str, An
         "server_s": round(server_s, 1),
         "requests": requests,
         "requirements_run": ran,
-        "failed": sum(r["outcome"] in ("fail", "error") for r in report["requirements"]),
+        "passed": outcomes["pass"],
+        "failed": outcomes["fail"] + outcomes["error"],
+        "known_deviations": sum("known_deviation" in r for r in report["requirements"]),
+        "skipped": outcomes["skip"],
+        "not_applicable": outcomes["not_applicable"],
         "client_overhead": round(duration / server_s, 3) if server_s else None,
         "process_overhead": round(wall / server_s, 3) if server_s else None,
         "requests_per_requirement": round(requests / ran, 2) if ran else None,
