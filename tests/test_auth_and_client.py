@@ -94,3 +94,40 @@ def test_masking() -> None:
     assert "my-password-1" not in masked and "sk-AbCd" not in masked and "eyJhbGciOi" not in masked
     assert masked.count("***") == 3
     assert SECRETS.mask("nothing secret here") == "nothing secret here"
+
+
+def test_the_breakers_stop_waiting_on_a_hung_endpoint_and_on_a_hung_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    hung = {"/a", "/b", "/c", "/d"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path.removeprefix("/prefix"))
+        if sent[-1] in hung:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200)
+
+    client = recording_client(ApiKeyAuth("sk-breaker-key-123456789", "header"), handler)
+    stats = stats_of(client)
+    stats.route = lambda method, path: f"{method} {path.removeprefix('/prefix')}"
+    clock = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(client_mod.time, "perf_counter", lambda: float(next(clock)))
+
+    def get(path: str) -> str:
+        try:
+            return str(client.get(path).status_code)
+        except client_mod.EndpointStalled:
+            return "not sent"
+        except httpx.TimeoutException:
+            return "timeout"
+
+    # One endpoint hangs: its next request is not sent, the others still are.
+    assert [get("/a"), get("/a"), get("/ok")] == ["timeout", "not sent", "200"]
+    # Three in a row: the whole server counts as hung until a later request (the probe) is answered.
+    assert [get("/b"), get("/c"), get("/d")] == ["timeout", "timeout", "timeout"]
+    assert get("/ok") == "not sent" and sent[-1] == "/d"
+    hung.clear()
+    for _ in range(10):  # the fake clock moves 10 s a call; the probe goes out after HUNG_REPROBE_S
+        if get("/ok") == "200":
+            break
+    assert stats.hung_since is None and get("/ok") == "200"
+    assert stats.waited_s > 0 and set(stats.stalled) == {"GET /a", "GET /b", "GET /c", "GET /d"}

@@ -13,6 +13,8 @@ from conformance.target.connection import Connection
 
 MAX_RETRY_AFTER_S = 120.0  # Langflow 1.12+ rate-limits /login with Retry-After: 60
 MAX_429_RETRIES = 3
+HUNG_AFTER = 3  # timeouts in a row, on any endpoints, with no answer between: the server is hung
+HUNG_REPROBE_S = 60.0  # while hung, one request every this many seconds tries whether it recovered
 NO_WAIT = "langflow_conformance_no_429_wait"  # request extension: take a 429 as the answer
 
 
@@ -28,10 +30,45 @@ class Stats:
     breaker: bool = True  # off while cleaning up: a delete is worth its wait
     stalled: dict[str, float] = field(default_factory=dict)  # endpoint -> seconds its timeout cost
     waited_s: float = 0.0  # spent waiting on requests that timed out
+    # The server-wide breaker: a deployment whose database is locked (1.8.4, 1.11.6 on SQLite) hangs
+    # every endpoint; waiting out each endpoint once would still cost an hour.
+    timeouts_in_a_row: int = 0
+    hung_since: float | None = None  # perf_counter of the timeout that made the server count as hung
+    last_probe: float = 0.0
 
 
 class EndpointStalled(httpx.TimeoutException):
     """Not sent: an earlier request to the same endpoint timed out in this run."""
+
+
+def _check_breakers(stats: Stats, route: str | None, request: httpx.Request) -> None:
+    """Raise instead of sending where an earlier timeout says the request would hang too."""
+    if not stats.breaker:
+        return
+    if route is not None and route in stats.stalled:
+        raise EndpointStalled(
+            f"not sent: a request to {route} already went unanswered for {stats.stalled[route]:.0f} s "
+            "in this run (the endpoint hangs on this deployment)",
+            request=request,
+        )
+    if stats.hung_since is not None:
+        now = time.perf_counter()
+        if now - stats.last_probe < HUNG_REPROBE_S:
+            raise EndpointStalled(
+                f"not sent: the server left {HUNG_AFTER} requests in a row unanswered "
+                f"{now - stats.hung_since:.0f} s ago and has not answered since (it hangs)",
+                request=request,
+            )
+        stats.last_probe = now  # this request is the probe
+
+
+def _record_timeout(stats: Stats, route: str | None, waited: float) -> None:
+    stats.waited_s += waited
+    if route is not None:
+        stats.stalled.setdefault(route, waited)
+    stats.timeouts_in_a_row += 1
+    if stats.timeouts_in_a_row >= HUNG_AFTER and stats.hung_since is None:
+        stats.hung_since = stats.last_probe = time.perf_counter()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -89,22 +126,15 @@ class CountingRetryTransport(httpx.BaseTransport):
             self.after_5xx = False
             self._drop_idle_connections()
         route = self.stats.route(request.method, request.url.path) if self.stats.route else None
-        if route is not None and self.stats.breaker and route in self.stats.stalled:
-            raise EndpointStalled(
-                f"not sent: a request to {route} already went unanswered for {self.stats.stalled[route]:.0f} s "
-                "in this run (the endpoint hangs on this deployment)",
-                request=request,
-            )
+        _check_breakers(self.stats, route, request)
         for attempt in range(MAX_429_RETRIES + 1):
             started = time.perf_counter()
             try:
                 response = self._send(request)
             except httpx.TimeoutException:
-                waited = time.perf_counter() - started
-                self.stats.waited_s += waited
-                if route is not None:
-                    self.stats.stalled.setdefault(route, waited)
+                _record_timeout(self.stats, route, time.perf_counter() - started)
                 raise
+            self.stats.timeouts_in_a_row, self.stats.hung_since = 0, None
             self.stats.requests += 1
             self.stats.last_request = request
             self.stats.server_seconds += time.perf_counter() - started
