@@ -80,7 +80,7 @@ def test_default_suite_on_1_13(tmp_path: Path, langflow_113: Server) -> None:
     report = check_run(tmp_path, langflow_113, "1.13.0", "--baseline", baseline, "--allow-stale")
     assert report["exit_status"] == 0 and report["gate"]["verdict"] == "pass", report["gate"]["reasons"]
     kinds = {r["kind"] for r in report["requirements"] if r["outcome"] in ("pass", "fail")}
-    assert kinds == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift"}
+    assert kinds == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift", "isolation"}
     # The echo flow ran: the run endpoints returned their input.
     assert {"run.run.example", "run.advanced.example", "run.responses.example"} <= {
         r["id"] for r in report["requirements"] if r["outcome"] == "pass"

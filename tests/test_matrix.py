@@ -48,7 +48,7 @@ def test_matrix_of_two_deployments(tmp_path: Path, langflow_113: Server, langflo
             "junit.xml",
         }
     md, page = (directory / "matrix.md").read_text(), (directory / "matrix.html").read_text()
-    assert "| 1.13.0 | 1.13.0 | 1.7 | FAIL | 1 | 50.0% (1 failed)" in md.replace(
+    assert "| 1.13.0 | 1.13.0 | 1.12 | FAIL | 1 | 50.0% (1 failed)" in md.replace(
         langflow_113.url.split("//")[1], "1.13.0"
     )
     assert page.count("<tr>") >= 3 and "http" not in page.split("<body>")[0]

@@ -29,7 +29,7 @@ def test_api_key_header_against_1_13(tmp_path: Path, langflow_113: Server) -> No
     assert result.code in (0, 1), result.output
     report = result.report()
     assert report["target"]["release"] == "1.13.0"
-    assert report["contract"]["edition"] == "1.7"
+    assert report["contract"]["edition"] == "1.12"
     assert report["target"]["auth"] == "api-key (header)"
     assert report["requests"] > 5
     executed = [r for r in report["requirements"] if r["outcome"] in ("pass", "fail")]

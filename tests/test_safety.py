@@ -42,7 +42,7 @@ def test_a_full_run_leaves_the_server_as_it_was(tmp_path: Path, seeded: Server, 
     assert not [r for r in report["requirements"] if r["outcome"] == "error"], "checker errors"
     ran = {r["kind"] for r in report["requirements"] if r["outcome"] in ("pass", "fail")}
     if extra[:1] == ["-n"]:  # the whole suite in full mode (also what a plain full run covers)
-        assert ran == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift"}, ran
+        assert ran == {"example", "auth", "negative", "lifecycle", "stream", "property", "drift", "isolation"}, ran
         assert any(r["id"].endswith(".lifecycle") and r["outcome"] == "pass" for r in report["requirements"])
     if extra == ["-n", "2"]:
         assert report["workers"] == 2 and report["requests"] > 300  # worker requests are counted

@@ -11,10 +11,13 @@ if [ -n "${INPUT_BASELINE:-}" ]; then args+=(--baseline "$INPUT_BASELINE"); fi
 for variable in LANGFLOW_API_KEY LANGFLOW_TOKEN; do
   if [ -z "${!variable:-}" ]; then unset "$variable"; fi
 done
+# Only a report this run wrote counts: the directory may hold an earlier run's.
+started="$(mktemp)"
 # shellcheck disable=SC2086 # INPUT_ARGS is a list of arguments, split on spaces on purpose
 langflow-conformance "${args[@]}" ${INPUT_ARGS:-}
 code=$?
-report="$(ls -t "$report_dir"/*/report.json 2>/dev/null | head -1 || true)"
+report="$(find "$report_dir" -name report.json -newer "$started" 2>/dev/null | sort | tail -1 || true)"
+rm -f "$started"
 verdict=none
 if [ -n "$report" ]; then
   verdict="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["gate"]["verdict"])' "$report" 2>/dev/null || echo none)"

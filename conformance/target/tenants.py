@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from conformance.errors import CredentialsError
 from conformance.run.kinds import ResourceUnavailable, request_kwargs
 from conformance.run.resources import Resources
 from conformance.target import auth as auth_mod
@@ -73,6 +74,15 @@ def isolation_pair(run: RunLike, cache: dict[str, Any]) -> Pair:
         return found  # type: ignore[no-any-return]
     try:
         cache["pair"] = _make_pair(run)
+    except CredentialsError as exc:
+        # Behind a gateway that authenticates every request itself (--token), a user the run creates
+        # cannot log in: the deployment has one identity from here.
+        cache["pair"] = (
+            f"the users the run created for isolation cannot log in ({exc}); a gateway in front that "
+            "authenticates every request itself leaves one identity: give --peer-api-key KEY of a second user "
+            "the gateway lets through"
+        )
+        raise ResourceUnavailable(cache["pair"]) from None
     except (ResourceUnavailable, httpx.HTTPError) as exc:
         cache["pair"] = f"could not set up the isolation users: {exc}"
         raise ResourceUnavailable(cache["pair"]) from None

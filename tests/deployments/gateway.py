@@ -73,7 +73,13 @@ class Gateway(Service):
             request.method, url, headers=headers, content=request.stream() if has_body else None
         )
         try:
-            answer = await self.client.send(upstream, stream=True)
+            try:
+                answer = await self.client.send(upstream, stream=True)
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # A pooled connection uvicorn had just closed: a proxy retries a bodiless request once.
+                if has_body:
+                    raise
+                answer = await self.client.send(upstream, stream=True)
         except httpx.HTTPError as exc:
             return JSONResponse({"detail": f"gateway: upstream {type(exc).__name__}"}, 502)
         response = StreamingResponse(answer.aiter_raw(), answer.status_code, background=BackgroundTask(answer.aclose))
@@ -110,7 +116,8 @@ class Gateway(Service):
             # No cookie jar: one client's login cookie must not authenticate another's requests.
             jar = http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
             timeout = httpx.Timeout(10.0, read=None, write=None)  # streams stay open as long as Langflow's
-            async with httpx.AsyncClient(timeout=timeout, cookies=jar, follow_redirects=False) as client:
+            limits = httpx.Limits(keepalive_expiry=1.5)  # below uvicorn's 5 s: never reuse what it closes
+            async with httpx.AsyncClient(timeout=timeout, limits=limits, cookies=jar, follow_redirects=False) as client:
                 self.client = client
                 yield
                 self.client = None

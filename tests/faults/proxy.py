@@ -322,6 +322,8 @@ async def _authenticated(proxy: FaultProxy, credential: Credential | None) -> bo
         probe = Exchange("GET", WHOAMI, [], {}, b"", None)
         _send_as(probe, credential)
         answer = await proxy.client.get(WHOAMI, params=probe.query, headers=probe.headers)
+        if answer.status_code not in (200, 401, 403):
+            return False  # a busy server's 5xx is no verdict on the credential: ask again next time
         proxy.tenancy.valid[credential] = answer.status_code == 200
     return proxy.tenancy.valid[credential]
 
