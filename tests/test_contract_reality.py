@@ -33,8 +33,9 @@ def check_run(tmp_path: Path, server: Server, release: str, *extra: str) -> dict
     return check_result(run_suite(tmp_path, *args), release)
 
 
-def check_result(result: Result, release: str) -> dict:
-    """A finished run's report, after the checks every reality test makes."""
+def check_result(result: Result, release: str, stale_too: bool = True) -> dict:
+    """A finished run's report, after the checks every reality test makes (`stale_too`: no written-up
+    finding passes; off where something in front of Langflow hides some)."""
     assert result.code in (0, 1), result.output[-3000:]
     report = result.report()
     assert report["target"]["release"] == release
@@ -54,7 +55,7 @@ def check_result(result: Result, release: str) -> dict:
         for rid, releases in written_up(may_pass=False).items()
         if release in releases and any(r["id"] == rid and r["outcome"] == "pass" for r in ran)
     ]
-    assert stale == [], "findings that no longer happen"
+    assert not stale_too or stale == [], "findings that no longer happen"
     # Coverage: every catalog endpoint was exercised, or skipped / not applicable with reasons.
     for endpoint_id, e in report["endpoints"].items():
         assert e["outcome"] in ("pass", "fail") or e["reasons"], endpoint_id
