@@ -98,7 +98,7 @@ def test_masking() -> None:
 
 def test_the_breakers_stop_waiting_on_a_hung_endpoint_and_on_a_hung_server(monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[str] = []
-    hung = {"/a", "/b", "/c", "/d"}
+    hung = {"/a", "/b", "/c", "/d", "/e"}
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.url.path.removeprefix("/prefix"))
@@ -122,12 +122,29 @@ def test_the_breakers_stop_waiting_on_a_hung_endpoint_and_on_a_hung_server(monke
 
     # One endpoint hangs: its next request is not sent, the others still are.
     assert [get("/a"), get("/a"), get("/ok")] == ["timeout", "not sent", "200"]
-    # Three in a row: the whole server counts as hung until a later request (the probe) is answered.
+    # Three in a row: the next request is a probe; when it goes unanswered too, the server counts as
+    # hung and requests fail at once until a later probe is answered.
     assert [get("/b"), get("/c"), get("/d")] == ["timeout", "timeout", "timeout"]
-    assert get("/ok") == "not sent" and sent[-1] == "/d"
+    assert stats.hung_since is not None
+    assert get("/e") == "timeout" and get("/ok") == "not sent" and sent[-1] == "/e"
     hung.clear()
     for _ in range(10):  # the fake clock moves 10 s a call; the probe goes out after HUNG_REPROBE_S
         if get("/ok") == "200":
             break
     assert stats.hung_since is None and get("/ok") == "200"
-    assert stats.waited_s > 0 and set(stats.stalled) == {"GET /a", "GET /b", "GET /c", "GET /d"}
+    assert stats.waited_s > 0 and set(stats.stalled) == {"GET /a", "GET /b", "GET /c", "GET /d", "GET /e"}
+
+
+def test_three_endpoints_that_hang_are_no_hung_server() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/prefix/ok":
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(200)
+
+    client = recording_client(ApiKeyAuth("sk-breaker-key-123456789", "header"), handler)
+    stats_of(client).route = lambda method, path: f"{method} {path}"
+    for path in ("/a", "/b", "/c"):
+        with pytest.raises(httpx.TimeoutException):
+            client.get(path)
+    assert client.get("/ok").status_code == 200  # the probe answers: requests go on as before
+    assert stats_of(client).hung_since is None and client.get("/ok").status_code == 200
