@@ -132,6 +132,12 @@ def test_known_deviations_are_parsed_with_their_qualifiers() -> None:
     assert found[("run.task-status.example", "1.1.1")].finding == "F2"
     with pytest.raises(ValueError, match="unknown qualifier"):
         parse("## F9. x\n\n**Requirement**: `a.b` on 1.0.0 (flaky)\n")
+    # Post releases are releases too (1.0.19.post2 is the newest 1.0), alone or among others.
+    posts = parse("## F3. y (1.0.19.post2)\n\n**Requirement**: `c.d` on 1.0.19.post2, 1.2.0 (intermittent)\n")
+    assert [(k.release, k.title, k.may_pass) for k in posts] == [
+        ("1.0.19.post2", "y", "intermittent"),
+        ("1.2.0", "y", "intermittent"),
+    ]
 
 
 # Against a real Langflow ----------------------------------------------------------------------

@@ -104,6 +104,13 @@ class Endpoint:
             return f"not served by this release: Langflow serves it from {self.since} on, target is {release}"
         if self.until and version >= Version(self.until):
             return f"not served by this release: Langflow removed it in {self.until}, target is {release}"
+        shaped = self.raw.get("documented_shape_since")
+        if shaped and version < Version(str(shaped)):
+            # Served, but before the shape the documents give existed; nothing documented to check it by.
+            return (
+                f"served by {release} with a shape no document describes (the documented one holds from {shaped} "
+                f"on): {self.raw.get('documented_shape_reason', 'see the catalog')}"
+            )
         return None
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 FINDINGS_PACKAGE = "conformance.docs"
 KNOWN = "known"  # --baseline known
 _HEADING = re.compile(r"^## (F\d+)\. (.+)$", re.M)
-_LINE = re.compile(r"^\*\*Requirement\*\*: `([^`]+)` on ([0-9., ]+?)(?: \(([a-z, ]+)\))?$", re.M)
+# Releases are PEP 440 versions as Langflow spells them (1.0.19.post2, 1.1.4.post1).
+_LINE = re.compile(r"^\*\*Requirement\*\*: `([^`]+)` on ([0-9][0-9a-z., ]*?)(?: \(([a-z, ]+)\))?$", re.M)
 QUALIFIERS = {"intermittent", "sqlite", "postgresql"}
 
 
@@ -71,7 +72,7 @@ def parse(text: str) -> list[Known]:
 
 
 def _plain(title: str) -> str:
-    return re.sub(r"\s*\([0-9., ]+\)\s*$", "", title.replace("`", "")).strip()
+    return re.sub(r"\s*\([0-9][0-9a-z., ]*\)\s*$", "", title.replace("`", "")).strip()
 
 
 @cache
