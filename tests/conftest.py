@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -276,6 +277,12 @@ class Result:
 
     def files_text(self) -> str:
         return text_under(self.report_dir)
+
+
+def sigint_as_a_terminal_sends_it() -> None:
+    """preexec_fn of a run a test interrupts: a CI started in the background (`cmd &`) ignores SIGINT, and
+    children inherit that, so Python in the child would never raise KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def suite_command(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], dict[str, str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Server, run_suite, suite_command
+from .conftest import Server, run_suite, sigint_as_a_terminal_sends_it, suite_command
 from .faults.proxy import Exchange, proxying
 from .snapshot import assert_untouched, snapshot
 
@@ -60,7 +60,13 @@ def test_after_an_interruption_one_sweep_restores_the_server(
     with proxying(server.url, on_request=_hook(scenario, moment)) as proxy:
         cmd, env = suite_command(tmp_path, "--server", proxy.url, *login, *SELECTION)
         process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            preexec_fn=sigint_as_a_terminal_sends_it,
         )
         lines: list[str] = []
 

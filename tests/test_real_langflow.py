@@ -12,7 +12,7 @@ import pytest
 
 from conformance.errors import EXIT_USAGE
 
-from .conftest import Server, run_suite, suite_command
+from .conftest import Server, run_suite, sigint_as_a_terminal_sends_it, suite_command
 
 pytestmark = pytest.mark.real_langflow
 
@@ -120,7 +120,15 @@ def test_embedded_default_provisions_runs_and_stops_1_13(tmp_path: Path) -> None
 def test_interrupting_the_embedded_run_stops_the_server(tmp_path: Path, signum: int) -> None:
     """Ctrl-C (or a cancelled CI job's SIGTERM) once the server is up: readable end, server stopped."""
     cmd, env = suite_command(tmp_path)
-    process = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=sigint_as_a_terminal_sends_it,
+    )
     assert process.stdout is not None
     lines: list[str] = []
     port = None
