@@ -89,8 +89,10 @@ def test_through_a_bearer_gateway_the_verdicts_match_a_direct_run(field_runs: Fi
     assert gateway["target"]["gateway"] and gateway["target"]["url"].startswith("http://127.0.0.1")
     # The key transport requirements are about a credential the deployment does not take by itself.
     transport = [r for r in gateway["requirements"] if r["case"] in ("key-in-header", "key-in-query")]
-    assert transport and all(r["outcome"] == "not_applicable" for r in transport), transport[:2]
-    assert "instead of x-api-key" in transport[0]["reason"]
+    # (Endpoints of a switched-off feature or an external service are skipped for that first.)
+    refused_key = [r for r in transport if r["outcome"] == "not_applicable"]
+    assert transport and all(r["outcome"] in ("not_applicable", "skip") for r in transport), transport[:2]
+    assert len(refused_key) > 50 and all("instead of x-api-key" in r["reason"] for r in refused_key)
     # No credentials and a wrong token are still refused (by the gateway, before Langflow).
     refused = [r for r in gateway["requirements"] if r["case"] == "auth-required" and r["outcome"] == "pass"]
     assert len(refused) > 20

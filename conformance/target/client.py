@@ -13,6 +13,7 @@ from conformance.target.connection import Connection
 
 MAX_RETRY_AFTER_S = 120.0  # Langflow 1.12+ rate-limits /login with Retry-After: 60
 MAX_429_RETRIES = 3
+ENDPOINT_STALLS = 2  # timeouts on one endpoint before its other requests are not sent (one may be a stall)
 HUNG_AFTER = 3  # timeouts in a row, on any endpoints, with no answer between: the server is hung
 HUNG_REPROBE_S = 60.0  # while hung, one request (the first at once) every this many seconds tries again
 NO_WAIT = "langflow_conformance_no_429_wait"  # request extension: take a 429 as the answer
@@ -28,7 +29,8 @@ class Stats:
     # requests fail at once instead of each waiting out --timeout (a release that hangs a route).
     route: Callable[[str, str], str | None] | None = None  # (method, path) -> "METHOD /template"
     breaker: bool = True  # off while cleaning up: a delete is worth its wait
-    stalled: dict[str, float] = field(default_factory=dict)  # endpoint -> seconds its timeout cost
+    stalled: dict[str, float] = field(default_factory=dict)  # endpoint -> seconds its timeouts cost
+    stalls: dict[str, int] = field(default_factory=dict)  # endpoint -> its requests that timed out
     waited_s: float = 0.0  # spent waiting on requests that timed out
     # The server-wide breaker: a deployment whose database is locked (1.8.4, 1.11.6 on SQLite) hangs
     # every endpoint; waiting out each endpoint once would still cost an hour.
@@ -45,9 +47,9 @@ def _check_breakers(stats: Stats, route: str | None, request: httpx.Request) -> 
     """Raise instead of sending where an earlier timeout says the request would hang too."""
     if not stats.breaker:
         return
-    if route is not None and route in stats.stalled:
+    if route is not None and stats.stalls.get(route, 0) >= ENDPOINT_STALLS:
         raise EndpointStalled(
-            f"not sent: a request to {route} already went unanswered for {stats.stalled[route]:.0f} s "
+            f"not sent: {ENDPOINT_STALLS} requests to {route} already went unanswered ({stats.stalled[route]:.0f} s) "
             "in this run (the endpoint hangs on this deployment)",
             request=request,
         )
@@ -65,7 +67,8 @@ def _check_breakers(stats: Stats, route: str | None, request: httpx.Request) -> 
 def _record_timeout(stats: Stats, route: str | None, waited: float) -> None:
     stats.waited_s += waited
     if route is not None:
-        stats.stalled.setdefault(route, waited)
+        stats.stalled[route] = stats.stalled.get(route, 0.0) + waited
+        stats.stalls[route] = stats.stalls.get(route, 0) + 1
     stats.timeouts_in_a_row += 1
     if stats.timeouts_in_a_row >= HUNG_AFTER and stats.hung_since is None:
         # Three endpoints that each hang (1.8.4: build cancel, custom_component twice) are no hung server:
