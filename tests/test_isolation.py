@@ -12,7 +12,7 @@ import pytest
 
 from conformance.contract import contract_root, load_contract
 from conformance.report.known import known_for
-from conformance.requirements.derive import isolation_kind, owned
+from conformance.requirements.derive import Context, requirements_for
 from conformance.run.kinds import ResourceKinds
 
 from .conftest import Server, run_suite
@@ -39,19 +39,12 @@ def test_isolation_alone_covers_every_kind_and_leaves_the_server_as_it_was(
     assert not [(i, r.get("reason")) for i, r in isolation.items() if r["outcome"] not in ("pass", "fail")]
     known = known_for(RELEASE)
     assert not [i for i, r in isolation.items() if r["outcome"] == "fail" and i not in known]
-    # Every id-taking operation of the release, and every listed kind one user owns.
+    # Every id-taking operation and listed kind the catalog and resources.yaml derive for the release.
     contract = load_contract().select(RELEASE)
     kinds = ResourceKinds.load(contract_root() / "resources.yaml")
-    operations = {
-        e.id
-        for e in contract.endpoints
-        if e.auth == "api-key" and e.example is not None and e.method != "WS" and isolation_kind(e, kinds)
-    }
-    assert operations and operations <= {i.rsplit(".", 1)[0] for i in isolation}
-    listed = {
-        k.name
-        for k in kinds.kinds.values()
-        if owned(k, listed=True) and (step := k.step("list", contract)) and step.endpoint.auth == "api-key"
-    }
-    assert listed and listed <= {i.split(".")[1] for i in isolation if i.endswith(".isolation-list")}
+    derived = Context(contract, "isolated", True, kinds, login=True, profile=report["target"]["profile"])
+    expected = {r.id for r in requirements_for("isolation", derived)}
+    assert set(isolation) == expected
+    listed = {i.split(".")[1] for i in expected if i.endswith(".isolation-list")}
+    assert listed == {"api_key", "file", "file_v1", "flow", "message", "project", "variable"}
     assert_untouched(server.url, server.api_key, before)

@@ -45,6 +45,10 @@ MODE_ALLOWS = {
 }
 FULL_ONLY = ("user-destructive", "install-wide")
 NOT_APPLICABLE = "not applicable: "  # skip reasons with this prefix are reported as not applicable
+AUTO_LOGIN_EXEMPT = (
+    f"{NOT_APPLICABLE}the release notes exempt this route from the API-key rule while AUTO_LOGIN is on, "
+    "and it is on here (1.5.0 release notes, notes §3)"
+)
 
 
 @dataclass(frozen=True)
@@ -424,8 +428,11 @@ def _isolation_skip(endpoint: Endpoint, ctx: Context) -> str | None:
         return "mode read-only: the isolation requirements need resources of two users, which it does not create"
     if ctx.superuser is False and not ctx.peer:
         return NO_PEER
+    switches = (ctx.profile or {}).get("switches") or {}
+    if endpoint.raw.get("auth_exempt_with_auto_login") and switches.get("auto_login"):
+        return f"{AUTO_LOGIN_EXEMPT}: any caller reaches it, so no user is kept out"
     switch = endpoint.raw.get("auth_switch")
-    if switch and ctx.profile and (ctx.profile.get("switches") or {}).get(switch["config"]) is False:
+    if switch and switches.get(switch["config"]) is False:
         return (
             f"not applicable: {switch['config']} is off here, and the documents then let anyone run a flow this "
             "way (it runs as its owner)"

@@ -9,7 +9,7 @@ import pytest
 from conformance.contract import Endpoint, SelectedContract
 from conformance.requirements import checks
 from conformance.requirements.calls import example_request, send
-from conformance.requirements.derive import NOT_APPLICABLE, Requirement
+from conformance.requirements.derive import AUTO_LOGIN_EXEMPT, NOT_APPLICABLE, Requirement
 from conformance.run.plugin import Run
 from conformance.target.auth import API_KEY_HEADER, ApiKeyAuth, BearerAuth, LoginAuth
 from conformance.target.discovery import LOGIN, WHOAMI, TargetInfo
@@ -38,10 +38,7 @@ def test_auth_required(
     endpoint = requirement.endpoint
     _not_enforced_skip(lf_target, lf_contract, endpoint)
     if endpoint.raw.get("auth_exempt_with_auto_login") and lf_target.auto_login:
-        pytest.skip(
-            "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN "
-            "is on, and it is on here (1.5.0 release notes, notes §3)"
-        )
+        pytest.skip(AUTO_LOGIN_EXEMPT)
     # Unknown ids stand in for resources: the request must be refused before they matter.
     request = example_request(endpoint, filler=UNKNOWN_ID)
     unknown_ids = UNKNOWN_ID in request["url"]

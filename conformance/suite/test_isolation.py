@@ -14,11 +14,6 @@ from conformance.run.plugin import Run
 
 @pytest.mark.isolation
 def test_isolation(requirement: Requirement, lf_run: Run, lf_contract: SelectedContract) -> None:
-    if requirement.endpoint.raw.get("auth_exempt_with_auto_login") and lf_run.target.auto_login:
-        pytest.skip(
-            "not applicable: the release notes exempt this route from the API-key rule while AUTO_LOGIN is on, "
-            "and it is on here (1.5.0 release notes, notes §3): any caller reaches it, so no user is kept out"
-        )
     pair = lf_run.isolation_pair()
     kinds = lf_run.resource_kinds()
     endpoint, case = requirement.endpoint, requirement.case or ""
