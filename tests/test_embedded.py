@@ -15,13 +15,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from conformance.errors import EXIT_TARGET
+from conformance.run.session import Run
 from conformance.target import servers
 from conformance.target.install import RECIPE
-from conformance.target.provision import BASE_SETTINGS, StartFailed, provision
+from conformance.target.provision import BASE_SETTINGS, StartFailed, provision, running
 
 from .conftest import run_suite
 
@@ -111,6 +113,23 @@ def test_a_failed_embedded_start_exits_3_with_one_line(tmp_path: Path) -> None:
     exits = [line for line in result.output.splitlines() if line.startswith("Exit: ")]
     assert len(exits) == 1 and "TypeError: Object of type bytes" in exits[0] and "log kept at" in exits[0], exits
     assert "Traceback" not in result.output
+
+
+def test_a_server_interrupted_before_it_was_handed_over_is_stopped_by_the_run(
+    cache: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A SIGTERM just after "is ready" may land before provision() returns the server to the run
+    # (CI saw it): the run's close still stops it, and says so.
+    stand_in(cache, "9.9.5", fails_when="NEVER_SET")
+    server = provision("9.9.5", progress=lambda _: None, settings=dict(BASE_SETTINGS))
+    assert server.process is not None
+    run = Run(settings=cast(Any, None), run_id="t", contract=cast(Any, None))  # run.embedded still None
+    try:
+        run.close()
+        assert server.process is None and not running()
+        assert "stopping the embedded Langflow 9.9.5" in capfd.readouterr().err
+    finally:
+        server.stop()
 
 
 def test_the_next_run_stops_a_server_an_earlier_run_left(cache: Path) -> None:

@@ -33,6 +33,7 @@ from conformance.target.discovery import LOGIN, TargetInfo, discover
 from conformance.target.profile import Prober
 from conformance.target.profile import profile as deployment_profile
 from conformance.target.provision import EmbeddedLangflow, provision, stderr_progress
+from conformance.target.provision import running as provision_running
 from conformance.target.secrets import SECRETS, mask
 from conformance.target.tenants import Pair, isolation_pair, new_user
 
@@ -175,9 +176,10 @@ class Run:
             client.close()
         if self.client is not None:
             self.client.close()
-        if self.embedded is not None:
-            stderr_progress(f"stopping the embedded Langflow {self.embedded.version}")
-            self.embedded.stop()
+        # A Ctrl-C right after the server answered may come before provision() returned it.
+        for server in [self.embedded] if self.embedded is not None else provision_running():
+            stderr_progress(f"stopping the embedded Langflow {server.version}")
+            server.stop()
         return failures
 
     def _reclaim(self, count: int) -> list[str]:

@@ -67,6 +67,12 @@ def free_port() -> int:
 _RUNNING: list[EmbeddedLangflow] = []
 
 
+def running() -> list[EmbeddedLangflow]:
+    """Servers this process started and has not stopped (one interrupted between its start and
+    its caller's assignment is only here)."""
+    return list(_RUNNING)
+
+
 @atexit.register
 def _stop_all() -> None:
     """Last resort: whatever ends the interpreter, no embedded server outlives it."""
