@@ -178,7 +178,6 @@ class Run:
             self.client.close()
         # A Ctrl-C right after the server answered may come before provision() returned it.
         for server in [self.embedded] if self.embedded is not None else provision_running():
-            stderr_progress(f"stopping the embedded Langflow {server.version}")
             server.stop()
         return failures
 

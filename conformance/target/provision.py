@@ -193,7 +193,10 @@ class EmbeddedLangflow:
         self._stop_process()
         self.start(progress)
 
-    def stop(self) -> None:
+    def stop(self, progress: Progress = stderr_progress) -> None:
+        # Said here, not by callers: a Ctrl-C may land anywhere between "ready" and the run's hold on it.
+        if self.process is not None and self.process.poll() is None:
+            progress(f"stopping the embedded Langflow {self.version}")
         self._stop_process()
         if os.environ.get("LANGFLOW_CONFORMANCE_KEEP_SERVER_DIR") != "1":
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -258,7 +261,8 @@ def provision(
     # release starts with none of them is it worth finding which.
     progress(f"Langflow {version} did not start ({first.cause}); trying again with no optional feature on")
     try:
-        _start(version, venv, _settings(wanted, dict.fromkeys(wanted, "")), {}, progress, database_url).stop()
+        trial = _start(version, venv, _settings(wanted, dict.fromkeys(wanted, "")), {}, progress, database_url)
+        trial.stop(progress=lambda _: None)
     except StartFailed:
         raise first from None
     for feature in [f for f in wanted if f not in off]:
@@ -324,6 +328,6 @@ def _start(
     try:
         server.start(progress)
     except BaseException:
-        server.stop()
+        server.stop(progress)
         raise
     return server
