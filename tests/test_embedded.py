@@ -15,15 +15,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 
 from conformance.errors import EXIT_TARGET
-from conformance.run.session import Run
+from conformance.run import session
 from conformance.target import servers
 from conformance.target.install import RECIPE
-from conformance.target.provision import BASE_SETTINGS, StartFailed, provision, running
+from conformance.target.provision import BASE_SETTINGS, EmbeddedLangflow, StartFailed, provision, running
 
 from .conftest import run_suite
 
@@ -115,21 +116,35 @@ def test_a_failed_embedded_start_exits_3_with_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
-def test_a_server_interrupted_before_it_was_handed_over_is_stopped_by_the_run(
-    cache: Path, capfd: pytest.CaptureFixture[str]
+def test_a_server_interrupted_before_it_was_handed_over_is_stopped(
+    cache: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A SIGTERM just after "is ready" may land before provision() returns the server to the run
-    # (CI saw it): the run's close still stops it, and says so.
+    # CI saw it: a SIGTERM just after "is ready" landed before provision() returned the server.
     stand_in(cache, "9.9.5", fails_when="NEVER_SET")
-    server = provision("9.9.5", progress=lambda _: None, settings=dict(BASE_SETTINGS))
-    assert server.process is not None
-    run = Run(settings=cast(Any, None), run_id="t", contract=cast(Any, None))  # run.embedded still None
+    started: list[EmbeddedLangflow] = []
+
+    def interrupted_on_return(version: str) -> EmbeddedLangflow:
+        started.append(provision(version, progress=lambda _: None, settings=dict(BASE_SETTINGS)))
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(session, "provision", interrupted_on_return)
+    settings = SimpleNamespace(embedded=True, langflow_version="9.9.5")
+    run = session.Run(settings=cast(Any, settings), run_id="t", contract=cast(Any, None))
+    with pytest.raises(KeyboardInterrupt):
+        session.discover_target(run)
+    assert started[0].process is None and not running()
+    assert "stopping the embedded Langflow 9.9.5" in capfd.readouterr().err
+
+
+def test_a_run_stops_only_its_own_embedded_server(cache: Path) -> None:
+    # A run inside a process that started other servers (the project's tests share theirs) leaves them.
+    stand_in(cache, "9.9.6", fails_when="NEVER_SET")
+    other = provision("9.9.6", progress=lambda _: None, settings=dict(BASE_SETTINGS))
     try:
-        run.close()
-        assert server.process is None and not running()
-        assert "stopping the embedded Langflow 9.9.5" in capfd.readouterr().err
+        session.Run(settings=cast(Any, None), run_id="t", contract=cast(Any, None)).close()
+        assert other.process is not None and other.process.poll() is None
     finally:
-        server.stop()
+        other.stop()
 
 
 def test_the_next_run_stops_a_server_an_earlier_run_left(cache: Path) -> None:

@@ -176,9 +176,8 @@ class Run:
             client.close()
         if self.client is not None:
             self.client.close()
-        # A Ctrl-C right after the server answered may come before provision() returned it.
-        for server in [self.embedded] if self.embedded is not None else provision_running():
-            server.stop()
+        if self.embedded is not None:
+            self.embedded.stop()
         return failures
 
     def _reclaim(self, count: int) -> list[str]:
@@ -261,11 +260,24 @@ def run_scoped_api_key(run: Run) -> None:
     run.target.auth = f"api-key (header), created for this run ({run.target.auth})"
 
 
+def _provision(version: str) -> EmbeddedLangflow:
+    """provision(), and if it is interrupted (a SIGTERM just after "ready" lands before it returns),
+    the server it started is stopped here: the run's close() never got hold of it."""
+    before = {id(server) for server in provision_running()}
+    try:
+        return provision(version)
+    except BaseException:
+        for server in provision_running():
+            if id(server) not in before:
+                server.stop()
+        raise
+
+
 def discover_target(run: Run) -> None:
     settings = run.settings
     credentials = None
     if settings.embedded:
-        run.embedded = provision(settings.langflow_version)
+        run.embedded = _provision(settings.langflow_version)
         url = run.embedded.url
         credentials = auth_mod.LoginAuth(
             url, run.contract.endpoint(LOGIN).path, run.embedded.username, run.embedded.password
