@@ -79,7 +79,7 @@ def main() -> None:
 
         embedded = provision(args.langflow_version)
         server = embedded.url
-        credentials = ["--username", embedded.username, "--password", embedded.password]
+        credentials = ["--username", embedded.username, f"--password={embedded.password}"]
     elif args.api_key:
         credentials = ["--api-key", args.api_key]
     try:

@@ -114,7 +114,7 @@ def ours_via_proxy(target: Target, fault: Fault | None, extra: list[str], releas
 def ours_overhead(target: Target, extra: list[str]) -> dict[str, Any]:
     """The default suite straight at the server, one worker: report duration over server time."""
     with tempfile.TemporaryDirectory() as tmp:
-        login = ["--username", target.username, "--password", target.password]
+        login = ["--username", target.username, f"--password={target.password}"]
         cmd = suite_command(tmp, "-q", "--server", target.url, *login, *extra)
         env = unset_settings()
         started = time.monotonic()

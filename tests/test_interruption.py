@@ -56,7 +56,7 @@ def test_after_an_interruption_one_sweep_restores_the_server(
     assert server.api_key
     before = snapshot(server.url, server.api_key)
     moment = Moment()
-    login = ["--username", server.langflow.username, "--password", server.langflow.password]
+    login = ["--username", server.langflow.username, f"--password={server.langflow.password}"]
     with proxying(server.url, on_request=_hook(scenario, moment)) as proxy:
         cmd, env = suite_command(tmp_path, "--server", proxy.url, *login, *SELECTION)
         process = subprocess.Popen(

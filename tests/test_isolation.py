@@ -29,7 +29,7 @@ def test_isolation_alone_covers_every_kind_and_leaves_the_server_as_it_was(
     assert server.api_key
     wait_for_mcp_setup(server.url, server.api_key)
     before = snapshot(server.url, server.api_key)
-    login = ["--username", server.langflow.username, "--password", server.langflow.password]
+    login = ["--username", server.langflow.username, f"--password={server.langflow.password}"]
     result = run_suite(tmp_path, "--server", server.url, *login, "-m", "isolation")
     assert result.code in (0, 1), result.output[-3000:]
     report = result.report()

@@ -312,7 +312,7 @@ def _start(
     progress: Progress,
     database_url: str | None = None,
 ) -> EmbeddedLangflow:
-    password = secrets.token_urlsafe(18)
+    password = "lfc" + secrets.token_urlsafe(18)  # never a leading "-": it is passed on command lines
     SECRETS.add(password)
     server = EmbeddedLangflow(
         version=version,

@@ -67,7 +67,7 @@ class Credentials:
     def as_(self, auth: str, token: str = "") -> list[str]:
         """The suite's options to authenticate by `login`, `api-key` or `token` (that Bearer token)."""
         return {
-            "login": ["--username", self.username, "--password", self.password],
+            "login": ["--username", self.username, f"--password={self.password}"],
             "api-key": ["--api-key", self.api_key],
             "token": ["--token", token],
         }[auth]
