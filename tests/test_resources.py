@@ -58,15 +58,17 @@ def test_a_project_upload_registers_the_project_and_its_flows() -> None:
     assert kinds == {"project": "folder_id", "flow": None}
 
 
+CHAT = {  # what /api/v1/all says of ChatInput and ChatOutput, as far as the echo graph reads it
+    "outputs": [{"name": "message", "types": ["Message"]}],
+    "template": {"input_value": {"type": "str", "input_types": ["Message"]}},
+}
+
+
 def _fake_langflow(requests: list[httpx.Request]) -> httpx.Client:
     def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
         if request.url.path == "/api/v1/all":
-            chat = {
-                "outputs": [{"name": "message", "types": ["Message"]}],
-                "template": {"input_value": {"type": "str", "input_types": ["Message"]}},
-            }
-            return httpx.Response(200, json={"input_output": {"ChatInput": chat, "ChatOutput": chat}})
+            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
         if request.method == "POST":
             body = json.loads(request.content)
             return httpx.Response(201, json={"id": f"id-{len(requests)}", **body})
@@ -148,3 +150,30 @@ def test_a_delete_the_suite_made_itself_is_not_sent_again_at_teardown() -> None:
     ledger.deleted("DELETE", "/prefix/api/v1/flows/1")  # through a path prefix, as nginx serves it
     ledger.deleted("GET", "/api/v1/flows/2")
     assert [e.ident for e in ledger.entries] == ["run:2"]
+
+
+def test_a_create_the_server_left_unanswered_is_tried_again_and_both_are_deleted() -> None:
+    # A busy server may make what it did not answer in time (CI: 1.13.0 on SQLite, POST /flows/ 30 s).
+    flows: dict[str, dict[str, object]] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/all":
+            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
+        if request.method == "POST" and path == "/api/v1/flows/":
+            flow = {**json.loads(request.content), "id": f"id-{len(flows)}"}
+            flows[str(flow["id"])] = flow
+            if len(flows) == 1:
+                raise httpx.ReadTimeout("timed out", request=request)
+            return httpx.Response(201, json=flow)
+        if request.method == "GET" and path == "/api/v1/flows/":
+            return httpx.Response(200, json=list(flows.values()))
+        if request.method == "DELETE" and path.startswith("/api/v1/flows/"):
+            return httpx.Response(200, json={}) if flows.pop(path.rsplit("/", 1)[-1], None) else httpx.Response(404)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    client = httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
+    ledger = Ledger(prefix=run_prefix("run"))
+    record = Resources(client, CONTRACT.select("1.13.0"), KINDS, ledger).create("flow")
+    assert record.id == "id-1" and set(flows) == {"id-0", "id-1"}
+    assert ledger.teardown() == [] and flows == {}, flows
