@@ -94,7 +94,7 @@ class Resources:
 
     # Creating, finding, deleting ----------------------------------------------------------------
 
-    def values(self, kind: Kind, record: Record | None = None, name: str | None = None) -> dict[str, Any]:
+    def values(self, kind: Kind, record: Record | None = None) -> dict[str, Any]:
         values: dict[str, Any] = {"password": "Lfc-" + secrets.token_urlsafe(12)}
         # The parent, and the other resources a link kind joins (`uses`): fresh ones when the server
         # allows one link per pair (`fresh_parents`), else the run's shared instances.
@@ -105,8 +105,6 @@ class Resources:
             values["echo_graph"] = self.echo_graph()
         if record is not None:
             values.update(id=record.id, name=record.name, **record.parents)
-        if name is not None:
-            values["name"] = name
         return values
 
     def get(self, kind_name: str, fresh: bool = False) -> Record:

@@ -33,7 +33,6 @@ from conformance.target.discovery import LOGIN, TargetInfo, discover
 from conformance.target.profile import Prober
 from conformance.target.profile import profile as deployment_profile
 from conformance.target.provision import EmbeddedLangflow, provision, stderr_progress
-from conformance.target.provision import running as provision_running
 from conformance.target.secrets import SECRETS, mask
 from conformance.target.tenants import Pair, isolation_pair, new_user
 
@@ -260,24 +259,11 @@ def run_scoped_api_key(run: Run) -> None:
     run.target.auth = f"api-key (header), created for this run ({run.target.auth})"
 
 
-def _provision(version: str) -> EmbeddedLangflow:
-    """provision(), and if it is interrupted (a SIGTERM just after "ready" lands before it returns),
-    the server it started is stopped here: the run's close() never got hold of it."""
-    before = {id(server) for server in provision_running()}
-    try:
-        return provision(version)
-    except BaseException:
-        for server in provision_running():
-            if id(server) not in before:
-                server.stop()
-        raise
-
-
 def discover_target(run: Run) -> None:
     settings = run.settings
     credentials = None
     if settings.embedded:
-        run.embedded = _provision(settings.langflow_version)
+        run.embedded = provision(settings.langflow_version)
         url = run.embedded.url
         credentials = auth_mod.LoginAuth(
             url, run.contract.endpoint(LOGIN).path, run.embedded.username, run.embedded.password

@@ -67,12 +67,6 @@ def free_port() -> int:
 _RUNNING: list[EmbeddedLangflow] = []
 
 
-def running() -> list[EmbeddedLangflow]:
-    """Servers this process started and has not stopped (one interrupted between its start and
-    its caller's assignment is only here)."""
-    return list(_RUNNING)
-
-
 @atexit.register
 def _stop_all() -> None:
     """Last resort: whatever ends the interpreter, no embedded server outlives it."""
@@ -243,7 +237,25 @@ def provision(
     By default it starts with BASE_SETTINGS and every optional feature switched on; a feature whose
     settings stop this release from starting is left off (said in one line, remembered per release,
     recorded in `features_off`). `settings` replaces all that (the project's tests start servers
-    with other defaults); `database_url` replaces the temporary sqlite file (the tests' PostgreSQL)."""
+    with other defaults); `database_url` replaces the temporary sqlite file (the tests' PostgreSQL).
+
+    Interrupted (a SIGTERM just after "ready"), it stops what it started before the caller holds it."""
+    before = list(_RUNNING)
+    try:
+        return _provision(version, progress, settings, features, database_url)
+    except BaseException:
+        for server in [s for s in _RUNNING if all(s is not b for b in before)]:
+            server.stop(progress)
+        raise
+
+
+def _provision(
+    version: str,
+    progress: Progress,
+    settings: dict[str, str] | None,
+    features: dict[str, dict[str, str]] | None,
+    database_url: str | None,
+) -> EmbeddedLangflow:
     venv = ensure_installed(version, progress)
     servers.reap_orphans(cache_dir(), progress)
     if settings is not None:
