@@ -60,8 +60,18 @@ def test_every_contract_fault_fails_a_requirement_the_clean_run_passes(
     assert clean.code in (0, 1), clean.output[-3000:]
     # The proxy is transparent: the clean run fails only where 1.13.0 itself deviates (ci/baseline.yaml).
     known = {e["id"] for e in yaml.safe_load((REPO / "ci" / "baseline.yaml").read_text())["entries"]}
-    unexplained = {r for r, o in clean.outcomes.items() if o in ("fail", "error")} - known
-    assert not unexplained, f"the clean run through the proxy fails where a direct run does not: {unexplained}"
+    unexplained = clean.unexplained(known)
+    if unexplained and all(clean.unanswered(r) for r in unexplained):
+        # A loaded 1.13.0 on SQLite now and then leaves a request unanswered past the run's timeout (a
+        # build's cancel, a create: docs/findings.md F35's kind); the proxy forwards, it does not stall.
+        # One more clean run tells the server's stall from a proxy defect, which would fail both.
+        with capsys.disabled():
+            print(f"\nclean run: unanswered requests, run again: {sorted(unexplained)}")
+        clean = run_suite_via(server.url, credentials, None, cwd=tmp_path)
+        unexplained = clean.unexplained(known)
+    assert not unexplained, "the clean run through the proxy fails where a direct run does not: " + "; ".join(
+        f"{r}: {clean.messages[r][:300]}" for r in sorted(unexplained)
+    )
     assert not clean.leaks(credentials.secrets()), clean.leaks(credentials.secrets())
 
     def one(fault: Fault) -> tuple[Fault, Run, list[str]]:

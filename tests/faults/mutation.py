@@ -85,6 +85,17 @@ class Run:
     wall_s: float
     requests: int
 
+    def unexplained(self, known: set[str]) -> set[str]:
+        """Requirements that failed although no finding explains them."""
+        return {r for r, o in self.outcomes.items() if o in ("fail", "error")} - known
+
+    def unanswered(self, requirement: str) -> bool:
+        """Its failure names a request the server left unanswered past the run's --timeout (httpx's
+        ReadTimeout and the like; a generated request's "no answer: ReadTimeout"), or one not sent
+        because earlier ones went unanswered."""
+        message = self.messages.get(requirement, "")
+        return "Timeout" in message or "went unanswered" in message
+
     def leaks(self, secrets: dict[str, str]) -> list[str]:
         """Secrets seen in stdout/stderr or any file under the report directory (junit.xml included):
         the given ones by value, and anything shaped like an API key or a JWT — what the server issued
