@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -84,6 +85,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     parallel = hasattr(config, "workerinput") or bool(getattr(config.option, "numprocesses", None))
     if not parallel and not config.option.collectonly:
         AHEAD.start(_first_uses(items))
+
+
+LOG_LINES_ON_FAILURE = 25
+LOG_NOTEWORTHY = re.compile(r"\[(warning|error|critical)|Traceback|locked", re.IGNORECASE)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test on a real server carries that server's last warnings and errors: the server's
+    directory is gone when CI's output is read, and a wedged server explains many failures at once."""
+    report = yield
+    if report.failed and call.when == "call":
+        for name, value in getattr(item, "funcargs", {}).items():
+            langflow = getattr(value, "langflow", None)
+            if isinstance(langflow, EmbeddedLangflow) and langflow.log.exists():
+                lines = ANSI.sub("", langflow.log.read_text(errors="replace")).splitlines()
+                worth = [line[:300] for line in lines if LOG_NOTEWORTHY.search(line)][-LOG_LINES_ON_FAILURE:]
+                title = f"{name}: Langflow {langflow.version}'s last warnings and errors ({langflow.log})"
+                report.sections.append((title, "\n".join(worth) or "(none)"))
+    return report
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -177,3 +178,27 @@ def test_a_create_the_server_left_unanswered_is_tried_again_and_both_are_deleted
     record = Resources(client, CONTRACT.select("1.13.0"), KINDS, ledger).create("flow")
     assert record.id == "id-1" and set(flows) == {"id-0", "id-1"}
     assert ledger.teardown() == [] and flows == {}, flows
+
+
+def test_a_build_job_is_cancelled_only_once_it_has_settled() -> None:
+    # F37: a cancel landing as 1.13.0 writes the job's first status can wedge the server.
+    sent: list[tuple[float, httpx.Request]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((time.monotonic(), request))
+        if request.url.path == "/api/v1/all":
+            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
+        if request.url.path.endswith("/flow"):
+            return httpx.Response(200, json={"job_id": "job-1"})
+        if request.url.path == "/api/v1/flows/":
+            return httpx.Response(201, json={"id": "flow-1"})
+        return httpx.Response(200, json={})  # the flow's prime: a run
+
+    contract = CONTRACT.select("1.13.0")
+    client = httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
+    resources = Resources(client, contract, KINDS, Ledger(prefix=run_prefix("run")))
+    cancel = example_request(contract.endpoint("build.cancel"), resources=resources, fresh=True)
+    asked_at = time.monotonic()
+    made_at = next(at for at, request in sent if request.url.path.endswith("/flow"))
+    assert cancel["url"].endswith("/build/job-1/cancel")
+    assert asked_at - made_at >= KINDS.kinds["job"].settle_s > 0

@@ -61,6 +61,11 @@ class Kind:
         return bool(self.raw.get("fresh"))
 
     @property
+    def settle_s(self) -> float:
+        """Seconds a new resource is left alone before its first use (`settle_s` in resources.yaml)."""
+        return float(self.raw.get("settle_s", 0))
+
+    @property
     def setting(self) -> bool:
         """An install-wide setting the run may change and restores, not a resource it creates."""
         return bool(self.raw.get("setting"))

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +156,8 @@ class Resources:
         if kind.raw.get("secret") and isinstance(body, dict):
             SECRETS.add(str(body.get(kind.raw["secret"])))
         self.track(kind, record)
+        if kind.settle_s:  # the reason is the kind's comment in resources.yaml
+            time.sleep(kind.settle_s)
         return record
 
     def _delete_by_name_at_end(self, kind_name: str, name: str) -> None:
