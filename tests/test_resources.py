@@ -22,7 +22,7 @@ KINDS = ResourceKinds.load(CONTRACT.root / "resources.yaml")
 
 def test_every_step_names_a_catalog_endpoint_and_its_parameters() -> None:
     for kind in KINDS.kinds.values():
-        for role in ("create", "read", "update", "list", "delete", "prime"):
+        for role in ("create", "read", "update", "list", "delete", "prime", "settle"):
             for alt in kind.alternatives(role):
                 endpoint = CONTRACT.endpoint(alt["endpoint"])  # raises for an unknown id
                 path_params = {p["name"] for p in endpoint.parameters if p.get("in") == "path"}
@@ -202,3 +202,28 @@ def test_a_build_job_is_cancelled_only_once_it_has_settled() -> None:
     made_at = next(at for at, request in sent if request.url.path.endswith("/flow"))
     assert cancel["url"].endswith("/build/job-1/cancel")
     assert asked_at - made_at >= KINDS.kinds["job"].settle_s > 0
+
+
+def test_a_workflow_job_is_stopped_only_once_its_status_shows_it_ended() -> None:
+    sent: list[str] = []
+    statuses = iter(["queued", "in_progress", "completed"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/v1/all":
+            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
+        if path == "/api/v1/flows/":
+            return httpx.Response(201, json={"id": "flow-1"})
+        if request.method == "POST" and path == "/api/v2/workflows":
+            return httpx.Response(200, json={"job_id": "job-1", "status": "queued"})
+        if request.method == "GET" and path == "/api/v2/workflows":
+            sent.append(status := next(statuses))
+            return httpx.Response(200, json={"job_id": "job-1", "status": status})
+        return httpx.Response(200, json={})
+
+    contract = CONTRACT.select("1.13.0")
+    client = httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
+    resources = Resources(client, contract, KINDS, Ledger(prefix=run_prefix("run")))
+    stop = example_request(contract.endpoint("workflows.stop"), resources=resources, fresh=True)
+    assert stop["json"] == {"job_id": "job-1"}
+    assert sent == ["queued", "in_progress", "completed"]  # asked until it ended, then no more

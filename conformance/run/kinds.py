@@ -44,6 +44,7 @@ class Step:
     expect: dict[str, Any] | None
     has_body: bool
     check_with: str | None = None  # the role whose answer shows an update ("list" when reads are bytes)
+    while_: dict[str, list[Any]] | None = None  # a settle step: asked again while its answer shows these
 
 
 @dataclass
@@ -62,7 +63,8 @@ class Kind:
 
     @property
     def settle_s(self) -> float:
-        """Seconds a new resource is left alone before its first use (`settle_s` in resources.yaml)."""
+        """Seconds a new resource is left alone before its first use, or at most waits for its `settle`
+        step to show it settled (resources.yaml)."""
         return float(self.raw.get("settle_s", 0))
 
     @property
@@ -94,6 +96,7 @@ class Kind:
                     alt.get("expect"),
                     "body" in alt,
                     alt.get("check_with"),
+                    alt.get("while"),
                 )
         return None
 

@@ -37,6 +37,8 @@ from conformance.run.sweep import is_leftover, sweep_kind
 from conformance.target.client import EndpointStalled
 from conformance.target.secrets import SECRETS
 
+SETTLE_POLL_S = 0.2
+
 
 class Resources:
     """Resources of one user (one client): shared instances for reads, fresh ones for writes."""
@@ -157,8 +159,20 @@ class Resources:
             SECRETS.add(str(body.get(kind.raw["secret"])))
         self.track(kind, record)
         if kind.settle_s:  # the reason is the kind's comment in resources.yaml
-            time.sleep(kind.settle_s)
+            self.settle(kind, record)
         return record
+
+    def settle(self, kind: Kind, record: Record) -> None:
+        """Wait `settle_s`; with a `settle` step, only while its answer still shows the resource busy."""
+        step = kind.step("settle", self.contract)
+        deadline = time.monotonic() + kind.settle_s
+        while step is not None and step.while_ and time.monotonic() < deadline:
+            answer = self.client.request(**request_kwargs(step, self.values(kind, record), self.content))
+            body = json_of(answer) if succeeded(answer) else None
+            if not isinstance(body, dict) or not any(body.get(f) in busy for f, busy in step.while_.items()):
+                return
+            time.sleep(SETTLE_POLL_S)
+        time.sleep(max(0.0, deadline - time.monotonic()))
 
     def _delete_by_name_at_end(self, kind_name: str, name: str) -> None:
         exactly = re.compile(re.escape(name) + r"\b")  # "…flow1" is not "…flow12"
