@@ -62,7 +62,7 @@ def test_every_contract_fault_fails_a_requirement_the_clean_run_passes(
     known = {e["id"] for e in yaml.safe_load((REPO / "ci" / "baseline.yaml").read_text())["entries"]}
     unexplained = clean.unexplained(known)
     # A request left unanswered past the run's --timeout is no answer the proxy changed (a loaded 1.13.0 on
-    # SQLite stalls now and then: F37's cancel, a create). Such a requirement is said here and, not passing
+    # SQLite stalls now and then, on a create for one; F37). Such a requirement is said here and, not passing
     # clean, credits no fault (detected() counts only clean passes); an answer that differs still fails.
     unanswered = sorted(r for r in unexplained if clean.unanswered(r))
     if unanswered:

@@ -65,6 +65,15 @@ CHAT = {  # what /api/v1/all says of ChatInput and ChatOutput, as far as the ech
 }
 
 
+def _echo_flow_answer(request: httpx.Request) -> httpx.Response | None:
+    """What a fake needs to answer for the run's echo flow to be made: /all, then the flow's create."""
+    if request.url.path == "/api/v1/all":
+        return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
+    if request.method == "POST" and request.url.path == "/api/v1/flows/":
+        return httpx.Response(201, json={"id": "flow-1"})
+    return None
+
+
 def _fake_langflow(requests: list[httpx.Request]) -> httpx.Client:
     def handler(request: httpx.Request) -> httpx.Response:
         requests.append(request)
@@ -186,13 +195,9 @@ def test_a_build_job_is_cancelled_only_once_it_has_settled() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append((time.monotonic(), request))
-        if request.url.path == "/api/v1/all":
-            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
         if request.url.path.endswith("/flow"):
             return httpx.Response(200, json={"job_id": "job-1"})
-        if request.url.path == "/api/v1/flows/":
-            return httpx.Response(201, json={"id": "flow-1"})
-        return httpx.Response(200, json={})  # the flow's prime: a run
+        return _echo_flow_answer(request) or httpx.Response(200, json={})  # else the flow's prime: a run
 
     contract = CONTRACT.select("1.13.0")
     client = httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
@@ -209,17 +214,12 @@ def test_a_workflow_job_is_stopped_only_once_its_status_shows_it_ended() -> None
     statuses = iter(["queued", "in_progress", "completed"])
 
     def handler(request: httpx.Request) -> httpx.Response:
-        path = request.url.path
-        if path == "/api/v1/all":
-            return httpx.Response(200, json={"input_output": {"ChatInput": CHAT, "ChatOutput": CHAT}})
-        if path == "/api/v1/flows/":
-            return httpx.Response(201, json={"id": "flow-1"})
-        if request.method == "POST" and path == "/api/v2/workflows":
-            return httpx.Response(200, json={"job_id": "job-1", "status": "queued"})
-        if request.method == "GET" and path == "/api/v2/workflows":
+        if request.url.path == "/api/v2/workflows":
+            if request.method == "POST":
+                return httpx.Response(200, json={"job_id": "job-1", "status": "queued"})
             sent.append(status := next(statuses))
             return httpx.Response(200, json={"job_id": "job-1", "status": status})
-        return httpx.Response(200, json={})
+        return _echo_flow_answer(request) or httpx.Response(200, json={})
 
     contract = CONTRACT.select("1.13.0")
     client = httpx.Client(base_url="http://lf.test", transport=httpx.MockTransport(handler))
